@@ -1,0 +1,3 @@
+from fanout_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Broker settings: URLs, exchange, heartbeat, and the masked form of a URL.
+
+The password must never reach the screen, a log or an error message, so every
+place that names a broker uses :func:`mask_url`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import pika
+
+DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
+DEFAULT_EXCHANGE = "logs"
+EXCHANGE_TYPE = "fanout"
+DEFAULT_HEARTBEAT = 30
+# How long a connection attempt may take before it counts as failed; short so a
+# worker notices a stop request soon even while the broker is unreachable.
+CONNECT_TIMEOUT = 5.0
+
+_URL_SCHEMES = ("amqp", "amqps")
+
+
+class BrokerUrlError(ValueError):
+    """A broker URL that cannot be used; the message is safe to show."""
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***``.
+
+    Works on malformed URLs too, because it is used in the messages that
+    report them.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def vhost_of(url: str) -> str:
+    path = urlsplit(url).path
+    return unquote(path[1:].split("/")[0]) if len(path) > 1 else "/"
+
+
+def validate_url(url: str) -> None:
+    """Raise :class:`BrokerUrlError` with a one-line reason if ``url`` is unusable."""
+    shown = mask_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BrokerUrlError(f"malformed broker URL {shown!r}: {exc}") from None
+    if parts.scheme.lower() not in _URL_SCHEMES:
+        raise BrokerUrlError(
+            f"malformed broker URL {shown!r}: the scheme must be amqp:// or amqps://"
+        )
+    if not parts.hostname:
+        raise BrokerUrlError(f"malformed broker URL {shown!r}: no host name")
+    if port == 0:
+        raise BrokerUrlError(f"malformed broker URL {shown!r}: port 0")
+    try:
+        pika.URLParameters(url)
+    except (ValueError, TypeError) as exc:
+        # pika's messages may quote the URL's query values, never the password.
+        raise BrokerUrlError(f"malformed broker URL {shown!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Where to connect and which exchange to use."""
+
+    urls: tuple[str, ...] = (DEFAULT_URL,)
+    exchange: str = DEFAULT_EXCHANGE
+    heartbeat: int = DEFAULT_HEARTBEAT
+    connect_timeout: float = CONNECT_TIMEOUT
+    # Extra client properties (shown as the connection name in the management UI).
+    connection_name: str = field(default="fanout-tui")
+
+    def __post_init__(self) -> None:
+        if not self.urls:
+            raise BrokerUrlError("no broker URL given")
+        for url in self.urls:
+            validate_url(url)
+
+    @property
+    def masked_urls(self) -> tuple[str, ...]:
+        return tuple(mask_url(u) for u in self.urls)
+
+    def parameters(self, url: str, connection_name: str | None = None) -> pika.URLParameters:
+        """pika connection parameters for ``url`` with our timeouts applied."""
+        params = pika.URLParameters(_with_empty_password(url))
+        params.heartbeat = self.heartbeat
+        # A broker that blocks us (memory or disk alarm) must not hang a worker forever.
+        params.blocked_connection_timeout = max(float(self.heartbeat), 10.0)
+        params.socket_timeout = self.connect_timeout
+        params.stack_timeout = self.connect_timeout + 5.0
+        params.connection_attempts = 1
+        params.client_properties = {"connection_name": connection_name or self.connection_name}
+        return params
+
+
+def _with_empty_password(url: str) -> str:
+    """pika cannot handle ``amqp://user@host``; give it an explicit empty password."""
+    parts = urlsplit(url)
+    if parts.username is not None and parts.password is None:
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{quote(unquote(parts.username))}:@{host}"))
+    return url

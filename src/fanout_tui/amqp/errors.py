@@ -1,0 +1,121 @@
+"""Turn pika and socket exceptions into one-line reasons a person can act on.
+
+Every message here may reach the screen, so none may contain a password:
+callers pass the masked URL.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+
+import pika.exceptions as pex
+
+START_HINT = "start one with `docker compose up -d`"
+
+
+class ExchangeTypeConflict(Exception):
+    """The exchange exists with a type other than fanout."""
+
+    def __init__(self, exchange: str, wanted: str, current: str) -> None:
+        super().__init__(
+            f"exchange {exchange!r} already exists as type {current!r}; "
+            f"fanout-tui needs type {wanted!r} (delete it or choose another name with --exchange)"
+        )
+        self.exchange = exchange
+        self.wanted = wanted
+        self.current = current
+
+
+_CURRENT_TYPE = re.compile(r"inequivalent arg 'type'.*current is '([^']*)'")
+
+
+def type_conflict_from(
+    exc: pex.ChannelClosedByBroker, exchange: str, wanted: str
+) -> ExchangeTypeConflict | None:
+    """The conflict a 406 on exchange.declare reports, if it is about the type."""
+    match = _CURRENT_TYPE.search(exc.reply_text or "")
+    if exc.reply_code == 406 and match:
+        return ExchangeTypeConflict(exchange, wanted, match.group(1))
+    return None
+
+
+def _reply_text(text: str) -> str:
+    """'ACCESS_REFUSED - Login was refused ...' -> 'Login was refused ...'."""
+    return text.split(" - ", 1)[-1].strip()
+
+
+def _socket_reason(exc: BaseException) -> str | None:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return f"host name not found ({exc.strerror or exc})"
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return f"TLS failed: {getattr(exc, 'reason', None) or exc}"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    return None
+
+
+def _root_causes(exc: BaseException) -> list[BaseException]:
+    """Unwrap pika's connection-workflow wrappers down to the socket errors."""
+    found: list[BaseException] = []
+    stack: list[BaseException] = [exc]
+    while stack:
+        item = stack.pop()
+        inner = getattr(item, "exception", None)
+        many = getattr(item, "exceptions", None)
+        if isinstance(inner, BaseException):
+            stack.append(inner)
+        elif many:
+            stack.extend(e for e in many if isinstance(e, BaseException))
+        elif isinstance(item, pex.AMQPConnectionError) and item.args:
+            nested = [a for a in item.args if isinstance(a, BaseException)]
+            if nested:
+                stack.extend(nested)
+            else:
+                found.append(item)
+        else:
+            found.append(item)
+    return found
+
+
+def describe_error(exc: BaseException, url: str = "", vhost: str = "/") -> str:
+    """One line saying what went wrong; ``url`` must already be masked."""
+    where = f" at {url}" if url else ""
+    if isinstance(exc, ExchangeTypeConflict):
+        return str(exc)
+    if isinstance(exc, pex.ProbableAuthenticationError | pex.AuthenticationError):
+        return (
+            f"login refused{where}: wrong user or password "
+            "(note: 'guest' may only log in from localhost)"
+        )
+    if isinstance(exc, pex.ProbableAccessDeniedError):
+        return (
+            f"access to vhost {vhost!r} refused{where}: "
+            "the vhost does not exist or the user may not use it"
+        )
+    if isinstance(exc, pex.ConnectionClosedByBroker):
+        reply = _reply_text(exc.reply_text)
+        return f"the broker closed the connection{where}: {reply} ({exc.reply_code})"
+    if isinstance(exc, pex.ChannelClosedByBroker):
+        return f"the broker refused: {_reply_text(exc.reply_text)} ({exc.reply_code})"
+    if isinstance(exc, pex.AMQPHeartbeatTimeout):
+        return f"the broker stopped answering heartbeats{where}"
+    if isinstance(exc, pex.ConnectionBlockedTimeout):
+        return f"the broker blocked the connection too long (memory or disk alarm){where}"
+    if isinstance(exc, pex.StreamLostError):
+        return f"connection lost{where}"
+    if isinstance(exc, pex.IncompatibleProtocolError):
+        return f"not an AMQP 0-9-1 broker{where} (wrong port, or TLS expected: try amqps://)"
+    for cause in _root_causes(exc):
+        reason = _socket_reason(cause)
+        if reason:
+            return f"cannot reach the broker{where}: {reason}; is RabbitMQ running? ({START_HINT})"
+    if isinstance(exc, pex.AMQPConnectionError):
+        return f"cannot connect{where}: {type(exc).__name__}"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text

@@ -1,0 +1,122 @@
+"""What workers report, and the hand-off that carries it to whoever shows it.
+
+Workers never wait on the reader: a :class:`Mailbox` is a pair of bounded
+deques (append and popleft are atomic under the GIL) plus an event the reader
+may wait on. When the reader falls behind, the oldest deliveries are dropped
+from the hand-off, never from the counts.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
+
+_T = TypeVar("_T")
+
+# Headers the publisher stamps on every message it sends.
+SEQ_HEADER = "x-fanout-seq"
+SENT_HEADER = "x-fanout-sent-us"  # send time, microseconds since the epoch
+ORIGIN_HEADER = "x-fanout-origin"  # which publisher instance sent it
+
+
+class WorkerState(enum.Enum):
+    CONNECTING = "connecting"
+    CONSUMING = "consuming"
+    READY = "connected"  # the publisher, connected and idle
+    RECONNECTING = "reconnecting"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A receiver moved to ``state``; ``detail`` says why when it failed."""
+
+    state: WorkerState
+    detail: str = ""
+    queue: str = ""
+    url: str = ""  # masked
+    attempt: int = 0
+    at: float = 0.0
+
+
+class Delivery(NamedTuple):
+    """One message as a receiver got it.
+
+    A NamedTuple rather than a dataclass: one is built per delivery in the
+    consumer thread, and tuples are the cheapest immutable record to build.
+    """
+
+    body: bytes
+    properties: Any  # pika.BasicProperties
+    headers: dict[str, Any]
+    received_at: float  # time.time() in the receiver thread
+    queue: str
+    exchange: str
+    routing_key: str
+    redelivered: bool
+
+    @property
+    def seq(self) -> int | None:
+        value = self.headers.get(SEQ_HEADER)
+        return value if isinstance(value, int) else None
+
+    @property
+    def sent_at(self) -> float | None:
+        value = self.headers.get(SENT_HEADER)
+        return value / 1_000_000 if isinstance(value, int) else None
+
+    @property
+    def origin(self) -> str | None:
+        value = self.headers.get(ORIGIN_HEADER)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        return value if isinstance(value, str) else None
+
+
+class Mailbox:
+    """Bounded, non-blocking hand-off from one worker thread to one reader."""
+
+    def __init__(self, max_deliveries: int = 1000, max_events: int = 256) -> None:
+        self._deliveries: deque[Delivery] = deque(maxlen=max_deliveries)
+        self._events: deque[StateChange] = deque(maxlen=max_events)
+        self.ready = threading.Event()
+        # Written only by the worker thread; exact whatever the deque drops.
+        self.received = 0
+        self.state = StateChange(WorkerState.CONNECTING)
+
+    # Worker side -----------------------------------------------------------
+    def put_delivery(self, delivery: Delivery) -> None:
+        self.received += 1
+        self._deliveries.append(delivery)
+        self.ready.set()
+
+    def put_event(self, event: StateChange) -> None:
+        self.state = event
+        self._events.append(event)
+        self.ready.set()
+
+    # Reader side -----------------------------------------------------------
+    def drain_deliveries(self) -> list[Delivery]:
+        return _drain(self._deliveries)
+
+    def drain_events(self) -> list[StateChange]:
+        return _drain(self._events)
+
+    @property
+    def pending(self) -> int:
+        return len(self._deliveries)
+
+
+def _drain(items: deque[_T]) -> list[_T]:
+    out: list[_T] = []
+    pop = items.popleft
+    for _ in range(len(items)):
+        try:
+            out.append(pop())
+        except IndexError:
+            break
+    return out

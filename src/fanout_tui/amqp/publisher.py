@@ -1,0 +1,318 @@
+"""Publishing to the fanout exchange with confirms and ``mandatory=True``.
+
+:class:`Publisher` is the connection and the publish call, used directly by
+``fanout-tui publish``. :class:`PublisherWorker` runs one in its own thread for
+the dashboard, taking requests from a queue and handing results back through
+a deque the UI drains, so neither side ever waits on the other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import itertools
+import queue
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pika
+import pika.exceptions as pex
+
+from .broker import BrokerSettings, mask_url, vhost_of
+from .errors import describe_error
+from .events import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER, StateChange, WorkerState
+from .receiver import STOP_TIMEOUT, backoff_delay
+from .topology import declare_exchange
+
+
+class PublishStatus(enum.Enum):
+    ROUTED = "routed"
+    UNROUTABLE = "unroutable"
+    NACKED = "nacked"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class MessageProperties:
+    """The AMQP properties the next publishes use; the tutorial's by default."""
+
+    content_type: str | None = "text/plain"
+    delivery_mode: int = 1
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    seq: int
+    status: PublishStatus
+    body: bytes
+    exchange: str
+    reason: str = ""
+    sent_at: float = 0.0
+    done_at: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is PublishStatus.ROUTED
+
+    def describe(self) -> str:
+        """The one-line outcome shown to a person."""
+        if self.status is PublishStatus.ROUTED:
+            return f"#{self.seq} routed to exchange {self.exchange!r}"
+        if self.status is PublishStatus.UNROUTABLE:
+            return (
+                f"#{self.seq} unroutable — no queue is bound to exchange {self.exchange!r}; "
+                "the message was dropped"
+            )
+        if self.status is PublishStatus.NACKED:
+            return f"#{self.seq} nacked — the broker refused the message"
+        return f"#{self.seq} not sent: {self.reason}"
+
+
+class Publisher:
+    """One connection and a confirming channel, used from a single thread."""
+
+    def __init__(self, broker: BrokerSettings, origin: str | None = None) -> None:
+        self.broker = broker
+        self.origin = origin or uuid.uuid4().hex[:12]
+        self.url = ""  # masked URL of the node in use
+        self._connection: Any = None
+        self._channel: Any = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None and self._connection.is_open
+
+    def connect(self, node: int = 0) -> None:
+        url = self.broker.urls[node % len(self.broker.urls)]
+        self.url = mask_url(url)
+        self._vhost = vhost_of(url)
+        connection = pika.BlockingConnection(self.broker.parameters(url, "fanout-tui publisher"))
+        try:
+            self._channel = self._open_channel(connection)
+        except BaseException:
+            _close_quietly(connection)
+            raise
+        self._connection = connection
+
+    def _open_channel(self, connection: Any) -> Any:
+        channel = declare_exchange(connection, self.broker.exchange)
+        channel.confirm_delivery()
+        return channel
+
+    def describe(self, exc: BaseException) -> str:
+        return describe_error(exc, self.url, getattr(self, "_vhost", "/"))
+
+    def publish(self, seq: int, body: bytes, props: MessageProperties) -> PublishResult:
+        """Publish and wait for the confirm.
+
+        Channel-level refusals become a result; connection failures raise, so
+        the caller can reconnect.
+        """
+        exchange = self.broker.exchange
+        sent_at = time.time()
+        properties = self._properties(seq, sent_at, props)
+        status, reason = PublishStatus.ROUTED, ""
+        for retry in (True, False):
+            try:
+                self._channel.basic_publish(
+                    exchange=exchange,
+                    routing_key="",
+                    body=body,
+                    properties=properties,
+                    mandatory=True,
+                )
+                status = PublishStatus.ROUTED
+            except pex.UnroutableError:
+                status = PublishStatus.UNROUTABLE
+            except pex.NackError:
+                status = PublishStatus.NACKED
+            except pex.ChannelClosedByBroker as exc:
+                # e.g. 404 when someone deleted the exchange: redeclare it once.
+                status, reason = PublishStatus.FAILED, self.describe(exc)
+                self._channel = self._open_channel(self._connection)
+                if retry and exc.reply_code == 404:
+                    continue
+            break
+        return PublishResult(seq, status, body, exchange, reason, sent_at, time.time())
+
+    def _properties(self, seq: int, sent_at: float, props: MessageProperties) -> Any:
+        headers = dict(props.headers)
+        headers[SEQ_HEADER] = seq
+        headers[SENT_HEADER] = int(sent_at * 1_000_000)
+        headers[ORIGIN_HEADER] = self.origin
+        return pika.BasicProperties(
+            content_type=props.content_type,
+            delivery_mode=props.delivery_mode,
+            headers=headers,
+            timestamp=int(sent_at),
+            message_id=f"{self.origin}-{seq}",
+            app_id="fanout-tui",
+        )
+
+    def poll(self) -> None:
+        """Answer heartbeats and notice a dead connection while idle."""
+        if self._connection is not None:
+            self._connection.process_data_events(time_limit=0)
+
+    def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            _close_quietly(connection)
+
+
+def _close_quietly(connection: Any) -> None:
+    if connection.is_open:
+        with contextlib.suppress(pex.AMQPError, OSError):
+            connection.close()
+
+
+_STOP = object()
+_IDLE_POLL = 0.2  # seconds between heartbeat polls while idle
+
+
+@dataclass(frozen=True)
+class _Request:
+    seq: int
+    body: bytes
+    properties: MessageProperties
+
+
+class PublisherWorker(threading.Thread):
+    """Publishes requests in order from its own thread and connection.
+
+    ``publish`` returns the sequence number at once; the outcome arrives later
+    in ``drain_results``. While the broker is unreachable, requests fail at
+    once with ``not sent: <reason>`` rather than waiting, so the UI can keep
+    what the user typed.
+    """
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        *,
+        properties: MessageProperties | None = None,
+        origin: str | None = None,
+        max_results: int = 10_000,
+    ) -> None:
+        super().__init__(name="fanout-tui publisher", daemon=True)
+        self.publisher = Publisher(broker, origin)
+        self.properties = properties or MessageProperties()
+        self.state = StateChange(WorkerState.CONNECTING)
+        self.ready = threading.Event()  # set whenever results arrive
+        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._results: deque[PublishResult] = deque(maxlen=max_results)
+        self._seq = itertools.count(1)
+        self._seq_lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    @property
+    def origin(self) -> str:
+        return self.publisher.origin
+
+    # Any thread ----------------------------------------------------------------
+    def publish(self, body: bytes, properties: MessageProperties | None = None) -> int:
+        with self._seq_lock:
+            seq = next(self._seq)
+        self._requests.put(_Request(seq, body, properties or self.properties))
+        return seq
+
+    def drain_results(self) -> list[PublishResult]:
+        out: list[PublishResult] = []
+        for _ in range(len(self._results)):
+            try:
+                out.append(self._results.popleft())
+            except IndexError:
+                break
+        return out
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        self.request_stop()
+        self.join(timeout)
+        return not self.is_alive()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self._requests.put(_STOP)
+
+    # Worker thread -------------------------------------------------------------
+    def run(self) -> None:
+        attempt = 0
+        node = 0
+        next_attempt = 0.0
+        reason = ""
+        try:
+            while not self._stopping.is_set():
+                if not self.publisher.connected and time.monotonic() >= next_attempt:
+                    self._set_state(
+                        WorkerState.CONNECTING if attempt == 0 else WorkerState.RECONNECTING,
+                        reason,
+                        attempt,
+                    )
+                    try:
+                        self.publisher.connect(node)
+                        attempt, reason = 0, ""
+                        self._set_state(WorkerState.READY)
+                    except Exception as exc:
+                        self.publisher.close()
+                        reason = self.publisher.describe(exc)
+                        attempt += 1
+                        node += 1
+                        delay = backoff_delay(attempt)
+                        next_attempt = time.monotonic() + delay
+                        self._set_state(
+                            WorkerState.RECONNECTING, f"{reason}; retrying in {delay:.1f}s", attempt
+                        )
+                try:
+                    request = self._requests.get(timeout=_IDLE_POLL)
+                except queue.Empty:
+                    request = None
+                if request is _STOP:
+                    break
+                try:
+                    if request is None:
+                        self.publisher.poll()
+                    elif not self.publisher.connected:
+                        self._fail(request, reason or "not connected to the broker")
+                    else:
+                        self._emit(
+                            self.publisher.publish(request.seq, request.body, request.properties)
+                        )
+                except Exception as exc:
+                    # The connection died under us: report, then reconnect at once.
+                    reason = self.publisher.describe(exc)
+                    self.publisher.close()
+                    next_attempt = 0.0
+                    attempt = max(attempt, 1)
+                    if request is not None:
+                        self._fail(request, reason)
+        finally:
+            self.publisher.close()
+            self._set_state(WorkerState.STOPPED)
+
+    def _fail(self, request: _Request, reason: str) -> None:
+        now = time.time()
+        self._emit(
+            PublishResult(
+                request.seq,
+                PublishStatus.FAILED,
+                request.body,
+                self.publisher.broker.exchange,
+                reason,
+                now,
+                now,
+            )
+        )
+
+    def _emit(self, result: PublishResult) -> None:
+        self._results.append(result)
+        self.ready.set()
+
+    def _set_state(self, state: WorkerState, detail: str = "", attempt: int = 0) -> None:
+        self.state = StateChange(state, detail, "", self.publisher.url, attempt, time.time())
+        self.ready.set()

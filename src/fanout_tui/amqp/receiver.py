@@ -1,0 +1,181 @@
+"""A receiver: one thread, one connection, one exclusive server-named queue.
+
+This is the tutorial's ``receive_logs.py`` as a thread: declare the fanout
+exchange, declare ``queue=""`` exclusive, bind, consume with ``auto_ack``.
+Deliveries and state changes go to a :class:`Mailbox`, which never blocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from typing import Any
+
+import pika
+import pika.exceptions as pex
+
+from .broker import BrokerSettings, mask_url, vhost_of
+from .errors import describe_error
+from .events import Delivery, Mailbox, StateChange, WorkerState
+from .topology import declare_exchange
+
+STOP_TIMEOUT = 2.0
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 10.0
+
+
+def backoff_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter in its upper half: 0.5 s up to 10 s."""
+    ceiling = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(attempt - 1, 0))
+    return float(ceiling / 2 + random.random() * ceiling / 2)
+
+
+class QueueCancelled(Exception):
+    """The broker cancelled our consumer, usually because the queue was deleted."""
+
+    def __str__(self) -> str:
+        return "the broker cancelled the consumer (was the queue deleted?)"
+
+
+class ReceiverWorker(threading.Thread):
+    """Consume a fanout exchange through a fresh exclusive queue until stopped.
+
+    With ``reconnect`` (the dashboard) it retries with backoff after any
+    failure, moving to the next URL each time; without it (``listen``) the
+    first failure is final and ``error`` says why.
+    """
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        mailbox: Mailbox,
+        *,
+        name: str = "receiver",
+        reconnect: bool = True,
+    ) -> None:
+        super().__init__(name=f"fanout-tui {name}", daemon=True)
+        self.label = name
+        self.broker = broker
+        self.mailbox = mailbox
+        self.reconnect = reconnect
+        self.queue = ""
+        self.url = ""  # masked URL of the node in use
+        self.error: str | None = None
+        self._stop_event = threading.Event()
+        self._connection: Any = None
+        self._cancelled = False
+
+    # Any thread ----------------------------------------------------------------
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Ask the thread to finish and wait up to ``timeout``; True if it ended."""
+        self.request_stop()
+        self.join(timeout)
+        return not self.is_alive()
+
+    def request_stop(self) -> None:
+        """Ask the thread to finish without waiting (to stop many at once)."""
+        self._stop_event.set()
+        connection = self._connection
+        if connection is not None:
+            # The only pika call that is safe from another thread: it wakes
+            # process_data_events so the loop sees the stop event at once. If the
+            # connection is closed already, the loop ends by itself.
+            with contextlib.suppress(Exception):
+                connection.add_callback_threadsafe(_wake)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_event.is_set()
+
+    # Worker thread -------------------------------------------------------------
+    def run(self) -> None:
+        attempt = 0  # failures since the last time we were consuming
+        node = 0  # index into broker.urls; every failure moves to the next node
+        final = WorkerState.STOPPED
+        try:
+            while not self._stop_event.is_set():
+                url = self.broker.urls[node % len(self.broker.urls)]
+                self.url = mask_url(url)
+                state = WorkerState.CONNECTING if attempt == 0 else WorkerState.RECONNECTING
+                self._report(state, attempt=attempt)
+                try:
+                    self._consume(url)
+                    break  # returned normally: a stop was requested
+                except Exception as exc:
+                    if self._stop_event.is_set():
+                        break
+                    self.error = describe_error(exc, self.url, vhost_of(url))
+                    if not self.reconnect:
+                        final = WorkerState.FAILED
+                        break
+                    attempt = 1 if self.queue else attempt + 1
+                    node += 1
+                    self.queue = ""
+                    delay = backoff_delay(attempt)
+                    self._report(
+                        WorkerState.RECONNECTING,
+                        f"{self.error}; retrying in {delay:.1f}s",
+                        attempt=attempt,
+                    )
+                    self._stop_event.wait(delay)
+                finally:
+                    self._close()
+        finally:
+            self._report(final, (self.error or "") if final is WorkerState.FAILED else "")
+
+    def _consume(self, url: str) -> None:
+        params = self.broker.parameters(url, f"fanout-tui {self.label}")
+        self._cancelled = False
+        self._connection = connection = pika.BlockingConnection(params)
+        if self._stop_event.is_set():
+            return
+        channel = declare_exchange(connection, self.broker.exchange)
+        declared = channel.queue_declare(queue="", exclusive=True)
+        queue = declared.method.queue
+        channel.queue_bind(queue=queue, exchange=self.broker.exchange)
+        channel.add_on_cancel_callback(self._on_cancel)
+        channel.basic_consume(queue=queue, on_message_callback=self._on_message, auto_ack=True)
+        self.queue = queue
+        self.error = None
+        self._report(WorkerState.CONSUMING)
+        while not self._stop_event.is_set():
+            # A bounded wait so a stop is seen even if the wake-up callback was
+            # missed; heartbeats are answered inside this call.
+            connection.process_data_events(time_limit=1)
+            if self._cancelled:
+                raise QueueCancelled()
+
+    def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        self.mailbox.put_delivery(
+            Delivery(
+                body,
+                properties,
+                properties.headers or {},
+                time.time(),
+                self.queue,
+                method.exchange,
+                method.routing_key,
+                method.redelivered,
+            )
+        )
+
+    def _on_cancel(self, _frame: Any) -> None:
+        self._cancelled = True
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and connection.is_open:
+            # If the broker is gone, the exclusive queue went with the connection.
+            with contextlib.suppress(pex.AMQPError, OSError):
+                connection.close()
+
+    def _report(self, state: WorkerState, detail: str = "", attempt: int = 0) -> None:
+        self.mailbox.put_event(
+            StateChange(state, detail, self.queue, self.url, attempt, time.time())
+        )
+
+
+def _wake() -> None:
+    """Runs in the worker thread; its only job is to end the current wait."""

@@ -1,0 +1,261 @@
+"""The ``fanout-tui`` command: the dashboard, ``publish`` and ``listen``.
+
+Every failure a user can cause ends in one line on stderr and a non-zero exit:
+2 for bad input (usage, URL, config), 1 for the broker, 3 for unroutable, 4
+for a nack, 130 for Ctrl+C. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .amqp.broker import BrokerSettings, BrokerUrlError
+from .amqp.display import delivery_line
+from .amqp.events import Delivery, Mailbox, WorkerState
+from .amqp.publisher import MessageProperties, Publisher, PublishStatus
+from .amqp.receiver import ReceiverWorker
+from .settings import MAX_RECEIVERS, ConfigError, Settings, load_settings
+
+EXIT_BROKER = 1
+EXIT_USAGE = 2
+EXIT_UNROUTABLE = 3
+EXIT_NACKED = 4
+EXIT_INTERRUPTED = 130
+
+TUTORIAL_MESSAGE = "info: Hello World!"
+
+
+def _add_broker_options(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: an option given before the subcommand is not reset by the subparser.
+    parser.add_argument(
+        "--url",
+        action="append",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="broker URL, amqp:// or amqps:// (repeat for several nodes); "
+        "env FANOUT_TUI_URL; default amqp://guest:guest@localhost:5672/%%2F",
+    )
+    parser.add_argument(
+        "--exchange",
+        default=argparse.SUPPRESS,
+        metavar="NAME",
+        help="fanout exchange name; env FANOUT_TUI_EXCHANGE; default 'logs'",
+    )
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fanout-tui",
+        description="Watch a RabbitMQ fanout exchange deliver every message to every queue.",
+    )
+    parser.add_argument("--version", action="version", version=f"fanout-tui {__version__}")
+    _add_broker_options(parser)
+    parser.add_argument(
+        "--receivers",
+        type=_non_negative,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help=f"receivers to start with (0 to {MAX_RECEIVERS}; default 3)",
+    )
+    parser.add_argument(
+        "--scrollback",
+        type=_non_negative,
+        default=argparse.SUPPRESS,
+        metavar="LINES",
+        help="lines kept in each receiver pane (default 1000)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    pub = sub.add_parser(
+        "publish",
+        help="publish one message to the exchange and wait for the broker's confirm",
+        description="Publish one message (the words joined by spaces, like the tutorial's "
+        "emit_log.py). Exits 0 when routed, 3 when no queue is bound, 4 when nacked.",
+    )
+    _add_broker_options(pub)
+    pub.add_argument("--content-type", default="text/plain", help="default text/plain")
+    pub.add_argument("message", nargs="*", help=f"the message (default {TUTORIAL_MESSAGE!r})")
+
+    lis = sub.add_parser(
+        "listen",
+        help="bind an exclusive queue to the exchange and print each message",
+        description="Bind a server-named exclusive queue to the exchange and print every "
+        "message as it arrives, like the tutorial's receive_logs.py.",
+    )
+    _add_broker_options(lis)
+    lis.add_argument("--count", type=_non_negative, metavar="N", help="stop after N messages")
+    lis.add_argument("--json", action="store_true", help="print one JSON object per message")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Bodies are sanitized to printable text; a terminal without UTF-8 still gets escapes.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        settings = load_settings(
+            urls=getattr(args, "url", None),
+            exchange=getattr(args, "exchange", None),
+            receivers=getattr(args, "receivers", None),
+            scrollback=getattr(args, "scrollback", None),
+        )
+        broker = settings.broker()
+    except (ConfigError, BrokerUrlError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    try:
+        if args.command == "publish":
+            return _publish(broker, args)
+        if args.command == "listen":
+            return _listen(broker, args)
+        return _dashboard(settings)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0  # the reader went away (e.g. `| head`); not an error of ours
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"fanout-tui: {message}", file=sys.stderr)
+    return code
+
+
+def _dashboard(settings: Settings) -> int:
+    from .ui.app import FanoutApp  # Textual only loads for the dashboard
+
+    FanoutApp(settings).run()
+    return 0
+
+
+def _publish(broker: BrokerSettings, args: argparse.Namespace) -> int:
+    text = " ".join(args.message) or TUTORIAL_MESSAGE
+    publisher = Publisher(broker)
+    try:
+        publisher.connect()
+        result = publisher.publish(
+            1, text.encode("utf-8"), MessageProperties(content_type=args.content_type)
+        )
+    except Exception as exc:
+        return _fail(publisher.describe(exc), EXIT_BROKER)
+    finally:
+        publisher.close()
+    if result.status is PublishStatus.ROUTED:
+        print(f" [x] Sent {text!r} to exchange {broker.exchange!r}")
+        return 0
+    if result.status is PublishStatus.UNROUTABLE:
+        return _fail(
+            f"unroutable: no queue is bound to exchange {broker.exchange!r}", EXIT_UNROUTABLE
+        )
+    if result.status is PublishStatus.NACKED:
+        return _fail("nacked: the broker refused the message", EXIT_NACKED)
+    return _fail(result.reason, EXIT_BROKER)
+
+
+def _listen(broker: BrokerSettings, args: argparse.Namespace) -> int:
+    mailbox = Mailbox(max_deliveries=100_000)
+    worker = ReceiverWorker(broker, mailbox, name="listen", reconnect=False)
+    worker.start()
+    printed = 0
+    announced = False
+    try:
+        while args.count is None or printed < args.count:
+            mailbox.ready.wait(0.5)
+            mailbox.ready.clear()
+            for event in mailbox.drain_events():
+                if event.state is WorkerState.CONSUMING and not announced:
+                    announced = True
+                    print(
+                        f" [*] Waiting for messages on queue {event.queue} bound to exchange "
+                        f"{broker.exchange!r}. To exit press CTRL+C",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                elif event.state is WorkerState.FAILED:
+                    return _fail(event.detail, EXIT_BROKER)
+            for delivery in mailbox.drain_deliveries():
+                print(_json_line(delivery) if args.json else delivery_line(delivery), flush=True)
+                printed += 1
+                if args.count is not None and printed >= args.count:
+                    break
+            if not worker.is_alive() and mailbox.pending == 0:
+                return _fail(worker.error or "the receiver stopped", EXIT_BROKER)
+        return 0
+    finally:
+        worker.stop()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _json_line(delivery: Delivery) -> str:
+    props = delivery.properties
+    properties = {
+        name: _jsonable(getattr(props, name))
+        for name in (
+            "content_type",
+            "content_encoding",
+            "delivery_mode",
+            "priority",
+            "correlation_id",
+            "reply_to",
+            "expiration",
+            "message_id",
+            "timestamp",
+            "type",
+            "user_id",
+            "app_id",
+        )
+        if getattr(props, name, None) is not None
+    }
+    record: dict[str, Any] = {
+        "queue": delivery.queue,
+        "exchange": delivery.exchange,
+        "routing_key": delivery.routing_key,
+        "received_at": dt.datetime.fromtimestamp(delivery.received_at, dt.UTC).isoformat(
+            timespec="milliseconds"
+        ),
+        "seq": delivery.seq,
+        "size": len(delivery.body),
+        "properties": properties,
+        "headers": _jsonable(delivery.headers),
+    }
+    try:
+        record["body"] = delivery.body.decode("utf-8")
+    except UnicodeDecodeError:
+        record["body"] = None
+        record["body_base64"] = base64.b64encode(delivery.body).decode("ascii")
+    # ensure_ascii: control characters and bidi overrides arrive escaped, never raw.
+    return json.dumps(record, ensure_ascii=True)

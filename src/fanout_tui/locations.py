@@ -1,0 +1,33 @@
+"""Every file-system path the app uses, in one place (platformdirs).
+
+``FANOUT_TUI_CONFIG`` points at another config file (tests use it);
+``FANOUT_TUI_DATA_DIR`` at another data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_config_path, user_data_path
+
+APP_NAME = "fanout-tui"
+
+
+def config_file() -> Path:
+    override = os.environ.get("FANOUT_TUI_CONFIG")
+    if override:
+        return Path(override).expanduser()
+    return user_config_path(APP_NAME, appauthor=False) / "config.toml"
+
+
+def data_directory() -> Path:
+    """The user data directory; not created here, so an unwritable one is reported where used."""
+    override = os.environ.get("FANOUT_TUI_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    return user_data_path(APP_NAME, appauthor=False)
+
+
+def history_file() -> Path:
+    return data_directory() / "history.txt"

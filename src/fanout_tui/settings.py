@@ -1,0 +1,110 @@
+"""One settings object: command-line flag > environment > config.toml > defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .amqp.broker import DEFAULT_EXCHANGE, DEFAULT_HEARTBEAT, DEFAULT_URL, BrokerSettings
+from .locations import config_file
+
+MAX_RECEIVERS = 64
+ENV_URL = "FANOUT_TUI_URL"
+ENV_EXCHANGE = "FANOUT_TUI_EXCHANGE"
+
+
+class ConfigError(ValueError):
+    """Settings that cannot be used; the message is one line, safe to show."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    urls: tuple[str, ...] = (DEFAULT_URL,)
+    exchange: str = DEFAULT_EXCHANGE
+    heartbeat: int = DEFAULT_HEARTBEAT
+    receivers: int = 3
+    scrollback: int = 1000
+
+    def broker(self) -> BrokerSettings:
+        return BrokerSettings(urls=self.urls, exchange=self.exchange, heartbeat=self.heartbeat)
+
+
+# key -> (accepted types, description for error messages)
+_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "url": ((str,), "a string"),
+    "urls": ((list,), "a list of strings"),
+    "exchange": ((str,), "a string"),
+    "heartbeat": ((int,), "a whole number of seconds"),
+    "receivers": ((int,), "a whole number"),
+    "scrollback": ((int,), "a whole number"),
+}
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The config file's settings; an absent file means none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # The message ends "(at line L, column C)".
+        raise ConfigError(f"config file {path}: {exc}") from None
+    for key, value in data.items():
+        if key not in _KEYS:
+            known = ", ".join(_KEYS)
+            raise ConfigError(f"config file {path}: unknown setting {key!r} (known: {known})")
+        types, what = _KEYS[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise ConfigError(f"config file {path}: {key!r} must be {what}")
+    if "urls" in data and not all(isinstance(u, str) for u in data["urls"]):
+        raise ConfigError(f"config file {path}: 'urls' must be a list of strings")
+    return data
+
+
+def load_settings(
+    *,
+    urls: list[str] | None = None,
+    exchange: str | None = None,
+    receivers: int | None = None,
+    scrollback: int | None = None,
+    heartbeat: int | None = None,
+    env: dict[str, str] | None = None,
+    config_path: Path | None = None,
+) -> Settings:
+    """Merge flags (the arguments), environment and config file over the defaults."""
+    env = dict(os.environ) if env is None else env
+    config = read_config(config_path or config_file())
+    defaults = Settings()
+
+    config_urls = config.get("urls") or ([config["url"]] if "url" in config else None)
+    env_url = env.get(ENV_URL)
+    chosen_urls = urls or ([env_url] if env_url else None) or config_urls or list(defaults.urls)
+    chosen = Settings(
+        urls=tuple(chosen_urls),
+        exchange=_first(exchange, env.get(ENV_EXCHANGE), config.get("exchange"), defaults.exchange),
+        heartbeat=_first(heartbeat, config.get("heartbeat"), defaults.heartbeat),
+        receivers=_first(receivers, config.get("receivers"), defaults.receivers),
+        scrollback=_first(scrollback, config.get("scrollback"), defaults.scrollback),
+    )
+    if not 0 <= chosen.receivers <= MAX_RECEIVERS:
+        raise ConfigError(
+            f"receivers must be between 0 and {MAX_RECEIVERS}, not {chosen.receivers}"
+        )
+    if not 10 <= chosen.scrollback <= 1_000_000:
+        raise ConfigError(f"scrollback must be between 10 and 1,000,000, not {chosen.scrollback}")
+    if not 0 <= chosen.heartbeat <= 3600:
+        raise ConfigError(f"heartbeat must be between 0 and 3600 seconds, not {chosen.heartbeat}")
+    if len(chosen.exchange.encode("utf-8")) > 255:
+        raise ConfigError("exchange name is longer than 255 bytes")
+    return chosen
+
+
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None)
