@@ -1,0 +1,62 @@
+"""The publish input: Enter publishes, Up/Down recall earlier messages."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Input
+
+from ...history import History
+
+
+class PublishInput(Input):
+    BINDINGS = [
+        Binding("up", "history_previous", "Previous message", show=False),
+        Binding("down", "history_next", "Next message", show=False),
+    ]
+
+    class Publish(Message):
+        """The user asked to publish ``text`` (never empty)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, history: History, exchange: str) -> None:
+        super().__init__(
+            placeholder=f"Type a message and press Enter to publish it to exchange {exchange!r}",
+            id="publish",
+            select_on_focus=False,
+        )
+        self.history = history
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value
+        if text == "":
+            self.app.notify("Nothing to publish: type a message first.", markup=False)
+            return
+        self.history.add(text)
+        if self.history.error:
+            self.app.notify(self.history.error, severity="warning", markup=False)
+        self.value = ""
+        self.post_message(self.Publish(text))
+
+    def restore(self, text: str) -> None:
+        """Put back a message that was not sent, unless the user is typing another."""
+        if self.value == "":
+            self.value = text
+            self.cursor_position = len(text)
+
+    def action_history_previous(self) -> None:
+        self._recall(self.history.previous())
+
+    def action_history_next(self) -> None:
+        self._recall(self.history.next())
+
+    def _recall(self, text: str | None) -> None:
+        if text is not None:
+            self.value = text
+            self.cursor_position = len(text)

@@ -1,0 +1,126 @@
+"""Small helpers the tests share (import from here, not from conftest)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pika
+
+
+def wait_for(
+    condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.02
+) -> None:
+    """Poll ``condition`` until it is truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+def queue_exists(connection: pika.BlockingConnection, queue: str) -> bool:
+    """Passive declare: True if the queue exists, False on 404.
+
+    Another connection's exclusive queue (a receiver's) answers 405
+    RESOURCE_LOCKED to a passive declare; that counts as existing.
+    """
+    channel = connection.channel()
+    try:
+        channel.queue_declare(queue=queue, passive=True)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == 404:
+            return False
+        if exc.reply_code == 405:
+            # RESOURCE_LOCKED: it exists, exclusive to another connection.
+            return True
+        raise
+    channel.close()
+    return True
+
+
+# Tutorial-style programs (RabbitMQ tutorial three, plain pika) -----------------
+
+
+def emit_log(
+    url: str,
+    exchange: str,
+    message: bytes | str = "info: Hello World!",
+    properties: pika.BasicProperties | None = None,
+) -> None:
+    """What the tutorial's emit_log.py does: declare fanout, publish with routing key ""."""
+    body = message.encode("utf-8") if isinstance(message, str) else message
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(exchange=exchange, exchange_type="fanout")
+        channel.basic_publish(exchange=exchange, routing_key="", body=body, properties=properties)
+    finally:
+        connection.close()
+
+
+def bind_tutorial_queue(
+    connection: pika.BlockingConnection, exchange: str, declare: bool = True
+) -> tuple[Any, str]:
+    """What the tutorial's receive_logs.py does before consuming: an exclusive
+    server-named queue bound to the fanout exchange. Returns (channel, queue).
+
+    ``declare=False`` for the built-in amq.* exchanges, which refuse a declare.
+    """
+    channel = connection.channel()
+    if declare:
+        channel.exchange_declare(exchange=exchange, exchange_type="fanout")
+    queue = channel.queue_declare(queue="", exclusive=True).method.queue
+    channel.queue_bind(exchange=exchange, queue=queue)
+    return channel, queue
+
+
+def consume(
+    connection: pika.BlockingConnection,
+    channel: Any,
+    queue: str,
+    count: int = 1,
+    timeout: float = 10.0,
+) -> list[tuple[Any, Any, bytes]]:
+    """Consume with auto_ack until ``count`` messages arrived; fail after ``timeout``.
+
+    Returns (method, properties, body) tuples.
+    """
+    got: list[tuple[Any, Any, bytes]] = []
+
+    def on_message(_ch: Any, method: Any, properties: Any, body: bytes) -> None:
+        got.append((method, properties, body))
+
+    tag = channel.basic_consume(queue=queue, on_message_callback=on_message, auto_ack=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"got {len(got)} of {count} messages within {timeout}s")
+            connection.process_data_events(time_limit=min(left, 0.2))
+    finally:
+        channel.basic_cancel(tag)
+    return got
+
+
+# Brokers that are not there ---------------------------------------------------
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (connecting is refused at once)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def silent_listener() -> socket.socket:
+    """A socket that listens but never accepts nor answers: a TCP connect to it
+    succeeds (the kernel queues it) and the AMQP handshake then hangs.
+    The caller closes it, which resets the queued connections."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    return sock

@@ -1,0 +1,291 @@
+"""The dashboard against a real broker, driven through Textual's Pilot."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pika
+import pytest
+from helpers import queue_exists
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from fanout_tui.amqp.events import WorkerState
+from fanout_tui.settings import MAX_RECEIVERS, Settings
+from fanout_tui.ui.app import FanoutApp, grid_shape
+from fanout_tui.ui.screens.help import HelpScreen
+from fanout_tui.ui.widgets.publish_input import PublishInput
+from fanout_tui.ui.widgets.receiver_pane import ReceiverPane
+
+SIZE = (160, 48)
+
+
+def make_app(url: str, exchange: str, receivers: int = 3) -> FanoutApp:
+    return FanoutApp(Settings(urls=(url,), exchange=exchange, receivers=receivers))
+
+
+async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 15.0) -> None:
+    """Let the app run until ``condition`` holds; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await pilot.pause(0.05)
+
+
+def all_consuming(app: FanoutApp) -> bool:
+    panes = app.panes
+    return bool(panes) and all(p.state.state is WorkerState.CONSUMING for p in panes)
+
+
+def has_line(pane: ReceiverPane, *parts: str) -> bool:
+    return any(all(part in line for part in parts) for line in pane.plain_lines())
+
+
+def result_text(app: FanoutApp) -> str:
+    return str(app.query_one("#result", Static).render())
+
+
+def worker_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("fanout-tui ") and t.is_alive()]
+
+
+def tutorial_emit(connection: pika.BlockingConnection, exchange: str, body: bytes) -> None:
+    """What the tutorial's emit_log.py does."""
+    channel = connection.channel()
+    channel.exchange_declare(exchange=exchange, exchange_type="fanout")
+    channel.basic_publish(exchange=exchange, routing_key="", body=body)
+    channel.close()
+
+
+async def type_and_publish(pilot: Pilot, text: str) -> None:
+    await pilot.click("#publish")
+    await pilot.press(*text)
+    await pilot.press("enter")
+
+
+def test_grid_shape_is_near_square() -> None:
+    shapes = {n: grid_shape(n) for n in (1, 2, 3, 4, 5, 6, 7, 9, 10, 64)}
+    assert shapes == {
+        1: (1, 1),
+        2: (2, 1),
+        3: (2, 2),
+        4: (2, 2),
+        5: (3, 2),
+        6: (3, 2),
+        7: (3, 3),
+        9: (3, 3),
+        10: (4, 3),
+        64: (8, 8),
+    }
+
+
+async def test_typed_message_appears_in_every_pane(broker_url: str, exchange: str) -> None:
+    app = make_app(broker_url, exchange, receivers=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app))
+        assert isinstance(app.focused, PublishInput), "focus starts in the input"
+        await type_and_publish(pilot, "hello fanout")
+        await until(pilot, lambda: all(has_line(p, "#1", "hello fanout") for p in app.panes))
+        await until(pilot, lambda: "routed" in result_text(app))
+        assert app.query_one(PublishInput).value == ""
+        for pane in app.panes:
+            assert pane.received == 1
+            assert pane.state.queue.startswith("amq.gen-")
+            assert pane.border_title is not None and pane.state.queue in pane.border_title
+            assert "1 recv" in str(pane.border_subtitle)
+
+
+async def test_message_from_tutorial_program_is_marked_ext(
+    broker_url: str, exchange: str, pika_connection: pika.BlockingConnection
+) -> None:
+    app = make_app(broker_url, exchange, receivers=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app))
+        tutorial_emit(pika_connection, exchange, b"info: Hello World!")
+        await until(pilot, lambda: all(has_line(p, "ext", "info: Hello World!") for p in app.panes))
+        assert not any(has_line(p, "#") for p in app.panes)
+
+
+async def test_add_and_remove_receivers_live(
+    broker_url: str, exchange: str, pika_connection: pika.BlockingConnection
+) -> None:
+    app = make_app(broker_url, exchange, receivers=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app))
+        await type_and_publish(pilot, "before")
+        await until(pilot, lambda: all(has_line(p, "before") for p in app.panes))
+
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: len(app.panes) == 3 and all_consuming(app))
+        newest = app.panes[-1]
+        await type_and_publish(pilot, "after")
+        await until(pilot, lambda: all(has_line(p, "after") for p in app.panes))
+        assert newest.plain_lines() and not has_line(newest, "before")
+        assert newest.received == 1
+
+        # Focus is in the input, so ctrl+r removes the newest pane.
+        removed_queue = newest.state.queue
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: len(app.panes) == 2)
+        await until(pilot, lambda: not newest.worker.is_alive(), timeout=3)
+        assert not queue_exists(pika_connection, removed_queue)
+
+        await type_and_publish(pilot, "still here")
+        await until(pilot, lambda: all(has_line(p, "still here") for p in app.panes))
+        assert app.query_one("#grid").styles.grid_size_columns == 2
+
+
+async def test_remove_focused_pane_and_mouse_controls(broker_url: str, exchange: str) -> None:
+    app = make_app(broker_url, exchange, receivers=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app))
+        first = app.panes[0]
+        first.focus()
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: first not in app.panes)
+        assert [p.number for p in app.panes] == [2, 3]
+
+        await pilot.click("#add")
+        await until(pilot, lambda: len(app.panes) == 3)
+        assert app.panes[-1].number == 4
+
+        # The ✕ at the end of a pane's border title closes that pane.
+        target = app.panes[0]
+        await until(pilot, lambda: target.state.state is WorkerState.CONSUMING)
+        title = f"R{target.number} · {target.state.queue} "
+        await pilot.click(target, offset=(3 + len(title), 0))
+        await until(pilot, lambda: target not in app.panes)
+        assert len(app.panes) == 2
+
+
+async def test_publish_with_no_receivers_is_unroutable(broker_url: str, exchange: str) -> None:
+    app = make_app(broker_url, exchange, receivers=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.publisher.state.state is WorkerState.READY)
+        assert app.query_one("#empty").display
+        await type_and_publish(pilot, "into the void")
+        await until(pilot, lambda: "unroutable" in result_text(app))
+        assert (
+            f"unroutable — no queue is bound to exchange '{exchange}'; the message was dropped"
+            in result_text(app)
+        )
+
+
+async def test_escape_sequences_and_markup_are_shown_escaped(
+    broker_url: str, exchange: str, pika_connection: pika.BlockingConnection
+) -> None:
+    hostile = "\x1b]0;title\x07 \x1b[2J \x9b31m [bold]x[/] [@click=app.quit]q[/]".encode()
+    app = make_app(broker_url, exchange, receivers=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app))
+        tutorial_emit(pika_connection, exchange, hostile)
+        await until(pilot, lambda: all(p.received == 1 for p in app.panes))
+        await pilot.pause(0.2)
+        for pane in app.panes:
+            (line,) = pane.plain_lines()
+            assert "\\x1b]0;title\\x07" in line
+            assert "\\x1b[2J" in line
+            assert "\\x9b31m" in line
+            assert "[bold]x[/] [@click=app.quit]q[/]" in line
+            assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in line)
+            # What reaches the terminal: no raw escape in the rendered lines either.
+            for y in range(pane.size.height):
+                assert "\x1b" not in pane.render_line(y).text
+        # Clicking the markup text must not run app.quit.
+        await pilot.click(app.panes[0], offset=(40, 1))
+        await pilot.pause(0.2)
+        assert app.is_running and app.return_code is None
+
+
+async def test_broker_unreachable_app_opens_and_keeps_text(exchange: str) -> None:
+    app = make_app("amqp://guest:secret@127.0.0.1:1/%2F", exchange, receivers=2)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.query_one("#status", Static)
+        await until(pilot, lambda: "cannot reach the broker" in str(status.render()))
+        assert "secret" not in str(status.render())
+        await until(
+            pilot, lambda: all(p.state.state is WorkerState.RECONNECTING for p in app.panes)
+        )
+        assert all(has_line(p, "cannot reach the broker") for p in app.panes)
+        await type_and_publish(pilot, "keep me")
+        await until(pilot, lambda: "not sent" in result_text(app))
+        assert app.query_one(PublishInput).value == "keep me"
+        assert app.is_running
+
+
+async def test_history_recall_persists_across_runs(broker_url: str, exchange: str) -> None:
+    app = make_app(broker_url, exchange, receivers=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app))
+        for text in ("first", "second"):
+            await type_and_publish(pilot, text)
+        await until(pilot, lambda: has_line(app.panes[0], "second"))
+        await pilot.press("enter")  # empty input publishes nothing
+        await pilot.pause(0.2)
+        assert app.panes[0].received == 2
+
+    again = make_app(broker_url, exchange, receivers=0)
+    async with again.run_test(size=SIZE) as pilot:
+        box = again.query_one(PublishInput)
+        await pilot.press("up")
+        assert box.value == "second"
+        await pilot.press("up")
+        assert box.value == "first"
+        await pilot.press("down")
+        assert box.value == "second"
+        await pilot.press("down")
+        assert box.value == ""
+
+
+async def test_help_screen_opens_and_closes(broker_url: str, exchange: str) -> None:
+    app = make_app(broker_url, exchange, receivers=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        assert "fanout exchange" in str(app.screen.query_one(Static).render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        # '?' types into the input rather than opening help.
+        await pilot.press("question_mark")
+        assert app.query_one(PublishInput).value == "?"
+
+
+async def test_palette_commands_exist(broker_url: str, exchange: str) -> None:
+    app = make_app(broker_url, exchange, receivers=0)
+    async with app.run_test(size=SIZE):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Add receiver" in titles and "Remove receiver" in titles
+
+
+async def test_quit_with_16_receivers_is_quick_and_leaves_no_thread(
+    broker_url: str, exchange: str
+) -> None:
+    app = make_app(broker_url, exchange, receivers=16)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app), timeout=30)
+        assert len(worker_threads()) == 17
+        started = time.monotonic()
+        await pilot.press("ctrl+q")
+    elapsed = time.monotonic() - started
+    assert worker_threads() == []
+    assert elapsed < 2.0, f"quit took {elapsed:.2f}s"
+
+
+@pytest.mark.timeout(180)
+async def test_receiver_limit_and_quit_with_64(broker_url: str, exchange: str) -> None:
+    app = make_app(broker_url, exchange, receivers=MAX_RECEIVERS)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app), timeout=90)
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.1)
+        assert len(app.panes) == MAX_RECEIVERS
+        assert any(f"At most {MAX_RECEIVERS}" in str(n.message) for n in app._notifications)
+        started = time.monotonic()
+        await pilot.press("ctrl+q")
+    elapsed = time.monotonic() - started
+    assert worker_threads() == []
+    assert elapsed < 2.0, f"quit took {elapsed:.2f}s"
