@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -47,7 +48,8 @@ def grid_shape(count: int) -> tuple[int, int]:
 
 
 class FanoutApp(App[None]):
-    CSS_PATH = "app.tcss"
+    # Absolute, so subclasses defined elsewhere (snapshot tests) find it too.
+    CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "fanout-tui"
 
     BINDINGS = [
@@ -80,6 +82,9 @@ class FanoutApp(App[None]):
 
     def broker_label(self) -> str:
         return self.broker.masked_urls[0]
+
+    def rate_label(self, rate: float) -> str:
+        return f"{rate:,.0f}/s"
 
     # Layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:

@@ -175,8 +175,7 @@ class ReceiverPane(ScrollView, can_focus=True):
                 self._update_titles()
 
     def rate_label(self) -> str:
-        app = self.app if self.is_attached else None
-        override = getattr(app, "rate_label", None)
+        override = getattr(self.app, "rate_label", None) if self.is_attached else None
         return override(self._rate) if override else f"{self._rate:,.0f}/s"
 
     def _update_titles(self) -> None:
