@@ -420,11 +420,6 @@ def test_settings_precedence_through_the_cli(
     assert f"'{config_exchange}'" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with a raw '/', '#' or '?' in the password, mask_url finds no password and "
-    "the 'malformed broker URL' line prints the URL, password included",
-)
 @pytest.mark.parametrize("password", ["Hush/Pw-123", "Hush#Pw-123"])
 def test_a_password_with_a_raw_slash_or_hash_is_not_printed(
     cli_env: dict[str, str], password: str

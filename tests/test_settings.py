@@ -297,12 +297,6 @@ def test_validate_url_accepts_good_urls(url: str) -> None:
     BrokerSettings(urls=(url,)).parameters(url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: validate_url (broker.py:69) hands the raw URL to pika.URLParameters, which "
-    "fails on a user without a password ('argument of type NoneType is not iterable'), so "
-    "BrokerSettings rejects a URL its own _with_empty_password() was written to accept",
-)
 def test_a_user_without_a_password_is_accepted() -> None:
     url = "amqp://user@localhost/"
     validate_url(url)
@@ -347,12 +341,6 @@ def test_no_url_at_all() -> None:
         BrokerSettings(urls=())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a password holding a raw '/', '#' or '?' ends the URL's authority early, "
-    "so urlsplit sees no password; mask_url returns the URL unchanged and validate_url's "
-    "message (port 'se' cannot be cast) shows it in full",
-)
 @pytest.mark.parametrize("password", ["se/cret99", "se#cret99", "se?cret99"])
 def test_a_raw_slash_hash_or_question_mark_in_the_password_is_masked_too(password: str) -> None:
     url = f"amqp://guest:{password}@localhost:5672/%2F"

@@ -63,8 +63,8 @@ def read_config(path: Path) -> dict[str, Any]:
         types, what = _KEYS[key]
         if not isinstance(value, types) or isinstance(value, bool):
             raise ConfigError(f"config file {path}: {key!r} must be {what}")
-    if "urls" in data and not all(isinstance(u, str) for u in data["urls"]):
-        raise ConfigError(f"config file {path}: 'urls' must be a list of strings")
+    if "urls" in data and (not data["urls"] or not all(isinstance(u, str) for u in data["urls"])):
+        raise ConfigError(f"config file {path}: 'urls' must be a list of strings, not empty")
     return data
 
 
@@ -88,7 +88,10 @@ def load_settings(
     chosen_urls = urls or ([env_url] if env_url else None) or config_urls or list(defaults.urls)
     chosen = Settings(
         urls=tuple(chosen_urls),
-        exchange=_first(exchange, env.get(ENV_EXCHANGE), config.get("exchange"), defaults.exchange),
+        # An empty variable counts as unset, as it does for the URL.
+        exchange=_first(
+            exchange, env.get(ENV_EXCHANGE) or None, config.get("exchange"), defaults.exchange
+        ),
         heartbeat=_first(heartbeat, config.get("heartbeat"), defaults.heartbeat),
         receivers=_first(receivers, config.get("receivers"), defaults.receivers),
         scrollback=_first(scrollback, config.get("scrollback"), defaults.scrollback),

@@ -27,21 +27,31 @@ class BrokerUrlError(ValueError):
     """A broker URL that cannot be used; the message is safe to show."""
 
 
+# Scheme, then the user information up to the LAST "@": a password with a raw
+# "/", "?" or "#" fools urlsplit, and masking too much is always safe.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)@(.*)$", re.DOTALL)
+_UNSAFE_IN_PASSWORD = "/?#"
+
+
+def _split_userinfo(url: str) -> tuple[str, str, str] | None:
+    match = _USERINFO.match(url)
+    return (match.group(1), match.group(2), match.group(3)) if match else None
+
+
 def mask_url(url: str) -> str:
     """Return ``url`` with its password replaced by ``***``.
 
     Works on malformed URLs too, because it is used in the messages that
     report them.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
-    if parts.password is None:
+    found = _split_userinfo(url)
+    if found is None:
         return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    scheme, userinfo, rest = found
+    if ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}{user}:***@{rest}"
 
 
 def vhost_of(url: str) -> str:
@@ -52,6 +62,12 @@ def vhost_of(url: str) -> str:
 def validate_url(url: str) -> None:
     """Raise :class:`BrokerUrlError` with a one-line reason if ``url`` is unusable."""
     shown = mask_url(url)
+    found = _split_userinfo(url)
+    if found is not None and any(ch in found[1] for ch in _UNSAFE_IN_PASSWORD):
+        raise BrokerUrlError(
+            f"malformed broker URL {shown!r}: the user or password contains a raw '/', '?' "
+            "or '#'; percent-encode it (%2F, %3F, %23)"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -66,7 +82,7 @@ def validate_url(url: str) -> None:
     if port == 0:
         raise BrokerUrlError(f"malformed broker URL {shown!r}: port 0")
     try:
-        pika.URLParameters(url)
+        pika.URLParameters(_with_empty_password(url))
     except (ValueError, TypeError) as exc:
         # pika's messages may quote the URL's query values, never the password.
         raise BrokerUrlError(f"malformed broker URL {shown!r}: {exc}") from None
@@ -100,7 +116,9 @@ class BrokerSettings:
         # A broker that blocks us (memory or disk alarm) must not hang a worker forever.
         params.blocked_connection_timeout = max(float(self.heartbeat), 10.0)
         params.socket_timeout = self.connect_timeout
-        params.stack_timeout = self.connect_timeout + 5.0
+        # The whole bring-up (TCP, TLS, AMQP handshake): a peer that accepts but
+        # never answers is given up on in bounded time.
+        params.stack_timeout = self.connect_timeout
         params.connection_attempts = 1
         params.client_properties = {"connection_name": connection_name or self.connection_name}
         return params

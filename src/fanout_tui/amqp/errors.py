@@ -11,6 +11,7 @@ import socket
 import ssl
 
 import pika.exceptions as pex
+from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
 
 START_HINT = "start one with `docker compose up -d`"
 
@@ -112,6 +113,11 @@ def describe_error(exc: BaseException, url: str = "", vhost: str = "/") -> str:
     if isinstance(exc, pex.IncompatibleProtocolError):
         return f"not an AMQP 0-9-1 broker{where} (wrong port, or TLS expected: try amqps://)"
     for cause in _root_causes(exc):
+        if isinstance(cause, AMQPConnectorStackTimeout):
+            return (
+                f"cannot reach the broker{where}: it accepted the connection but did not "
+                f"complete the handshake in time (wrong port, or TLS expected?); {START_HINT}"
+            )
         reason = _socket_reason(cause)
         if reason:
             return f"cannot reach the broker{where}: {reason}; is RabbitMQ running? ({START_HINT})"

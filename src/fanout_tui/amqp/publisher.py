@@ -119,6 +119,7 @@ class Publisher:
         properties = self._properties(seq, sent_at, props)
         status, reason = PublishStatus.ROUTED, ""
         for retry in (True, False):
+            reason = ""
             try:
                 self._channel.basic_publish(
                     exchange=exchange,
