@@ -254,11 +254,17 @@ async def test_help_screen_opens_and_closes(broker_url: str, exchange: str) -> N
         assert app.query_one(PublishInput).value == "?"
 
 
-async def test_palette_commands_exist(broker_url: str, exchange: str) -> None:
+async def test_palette_commands_add_and_remove(broker_url: str, exchange: str) -> None:
     app = make_app(broker_url, exchange, receivers=0)
-    async with app.run_test(size=SIZE):
-        titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert "Add receiver" in titles and "Remove receiver" in titles
+    async with app.run_test(size=SIZE) as pilot:
+        for command, expected in (("Add receiver", 1), ("Add receiver", 2), ("Remove receiver", 1)):
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.2)
+            await pilot.press(*command)
+            await pilot.pause(0.5)  # the palette searches asynchronously
+            await pilot.press("enter")
+            await until(pilot, lambda expected=expected: len(app.panes) == expected)
+        assert [p.number for p in app.panes] == [1]
 
 
 async def test_quit_with_16_receivers_is_quick_and_leaves_no_thread(
@@ -289,3 +295,41 @@ async def test_receiver_limit_and_quit_with_64(broker_url: str, exchange: str) -
     elapsed = time.monotonic() - started
     assert worker_threads() == []
     assert elapsed < 2.0, f"quit took {elapsed:.2f}s"
+
+
+async def test_scrollback_is_bounded_counts_exact_and_follow_stops_when_scrolled_up(
+    broker_url: str, exchange: str, pika_connection: pika.BlockingConnection
+) -> None:
+    app = FanoutApp(Settings(urls=(broker_url,), exchange=exchange, receivers=1, scrollback=50))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app))
+        (pane,) = app.panes
+        channel = pika_connection.channel()
+        for i in range(1, 1501):
+            channel.basic_publish(exchange=exchange, routing_key="", body=f"burst {i}".encode())
+        await until(pilot, lambda: pane.received == 1500, timeout=30)
+        await until(pilot, lambda: has_line(pane, "burst 1500"))
+        assert pane.line_count == 50
+        assert pane.plain_lines()[0].endswith("burst 1451")
+        assert "1,500 recv" in str(pane.border_subtitle)
+        assert pane.following
+
+        # Scrolled up, the view stays put while new messages arrive...
+        pane.scroll_to(y=5, animate=False, immediate=True)
+        await pilot.pause()
+        first_visible = pane.render_line(0).text
+        assert "burst 1456" in first_visible
+        for i in range(1501, 1506):
+            channel.basic_publish(exchange=exchange, routing_key="", body=f"burst {i}".encode())
+        await until(pilot, lambda: pane.received == 1505)
+        await until(pilot, lambda: has_line(pane, "burst 1505"))
+        assert not pane.following
+        # Five old lines fell off the top; the line being read stays where it was.
+        assert pane.render_line(0).text == first_visible
+        # ...and End follows the newest again.
+        pane.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        assert pane.following
+        last_row = pane.size.height - 1
+        assert "burst 1505" in pane.render_line(last_row).text

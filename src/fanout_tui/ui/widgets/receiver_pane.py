@@ -135,11 +135,16 @@ class ReceiverPane(ScrollView, can_focus=True):
         dropped = before + len(strips) - len(self._strips)
         self.virtual_size = Size(self.scrollable_content_region.width, len(self._strips))
         if follow:
-            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+            self._set_scroll_y(self.max_scroll_y)
         elif dropped:
             # Keep the lines the user is reading in place as old ones fall off.
-            self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
+            self._set_scroll_y(self.scroll_y - dropped)
         self.refresh()
+
+    def _set_scroll_y(self, y: float) -> None:
+        # Set directly rather than through scroll_to(): the scrollbar appears only
+        # at the next layout, and until then scroll_to() refuses to move.
+        self.scroll_target_y = self.scroll_y = max(0, min(y, self.max_scroll_y))
 
     def set_received(self, count: int) -> None:
         if count != self.received:
@@ -216,11 +221,11 @@ class ReceiverPane(ScrollView, can_focus=True):
         follow = self.following
         self.virtual_size = Size(self.scrollable_content_region.width, len(self._strips))
         if follow:
-            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+            self._set_scroll_y(self.max_scroll_y)
 
     # Actions -------------------------------------------------------------------
     def action_follow(self) -> None:
-        self.scroll_to(y=self.max_scroll_y, animate=False)
+        self._set_scroll_y(self.max_scroll_y)
 
     def action_close_pane(self) -> None:
         self.post_message(self.CloseRequested(self))
