@@ -92,7 +92,8 @@ class Mailbox:
     def put_delivery(self, delivery: Delivery) -> None:
         self.received += 1
         self._deliveries.append(delivery)
-        self.ready.set()
+        if not self.ready.is_set():  # set() takes a lock; skip it when already set
+            self.ready.set()
 
     def put_event(self, event: StateChange) -> None:
         self.state = event

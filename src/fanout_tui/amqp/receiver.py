@@ -141,9 +141,12 @@ class ReceiverWorker(threading.Thread):
         self.error = None
         self._report(WorkerState.CONSUMING)
         while not self._stop_event.is_set():
-            # A bounded wait so a stop is seen even if the wake-up callback was
-            # missed; heartbeats are answered inside this call.
-            connection.process_data_events(time_limit=1)
+            # Blocks until something happens: deliveries, heartbeats, a broker
+            # cancel, or request_stop()'s threadsafe wake-up (queued, never lost;
+            # a stop before the connection existed is caught by the check above).
+            # No time limit: with one, pika arms a timer on every call, which
+            # under a burst costs about a tenth of the throughput.
+            connection.process_data_events(time_limit=None)  # type: ignore[arg-type]
             if self._cancelled:
                 raise QueueCancelled()
 

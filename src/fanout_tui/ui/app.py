@@ -34,8 +34,9 @@ from .widgets.publish_input import PublishInput
 from .widgets.receiver_pane import ReceiverPane
 
 DRAIN_INTERVAL = 1 / 30  # how often the UI looks for new deliveries
-BUSY_INTERVAL = 0.3  # under load, draw about 3 times a second: the eye cannot follow faster
-BUSY_BATCH = 4  # deliveries for one pane in one tick that count as load
+BUSY_BATCH = 4  # deliveries for one pane in one tick (~120/s) that count as load
+BUSY_HOLD = 1.0  # a pane stays busy this long after its last large batch
+BUSY_PAINT_INTERVAL = 1.0  # a busy pane is painted about once a second (see benchmarks/)
 QUIT_JOIN_TIMEOUT = 1.5  # all workers together, so quitting stays under 2 s
 
 
@@ -71,7 +72,7 @@ class FanoutApp(App[None]):
         # found through the panes, which are gone from the DOM by the time of unmount.
         self._receiver_threads: list[ReceiverWorker] = []
         self._pending: dict[int, str] = {}  # seq -> text, until its result arrives
-        self._next_drain = 0.0
+        self._status_text = ""
 
     # Hooks a snapshot test may override for deterministic output ---------------
     def time_label(self, timestamp: float) -> str:
@@ -218,22 +219,36 @@ class FanoutApp(App[None]):
 
     # The drain timer -----------------------------------------------------------
     def _drain(self) -> None:
+        """Move what the workers handed over into the panes, and paint.
+
+        Painting is the expensive part (Textual's line pipeline costs a few ms per
+        pane), and under a burst the UI's CPU is taken from the consumer threads
+        through the GIL. A quiet pane is painted at once, so a typed message shows
+        immediately; a busy pane at most once per BUSY_PAINT_INTERVAL, and only one
+        busy pane per tick, so no single tick holds the event loop for long.
+        """
         now = time.monotonic()
-        if now < self._next_drain:
-            return
-        busiest = 0
+        painted_busy = False
         for pane in self.panes:
             mailbox = pane.mailbox
             for event in mailbox.drain_events():
                 pane.set_state(event)
             deliveries = mailbox.drain_deliveries()
             if deliveries:
-                busiest = max(busiest, len(deliveries))
                 pane.add_deliveries(deliveries)
+                if len(deliveries) > BUSY_BATCH:
+                    pane.busy_until = now + BUSY_HOLD
             pane.set_received(mailbox.received)
+            if not pane.dirty:
+                continue
+            if pane.busy_until <= now:
+                pane.paint()
+            elif not painted_busy and now >= pane.next_paint:
+                pane.paint()
+                pane.next_paint = now + BUSY_PAINT_INTERVAL
+                painted_busy = True
         for result in self.publisher.drain_results():
             self._on_result(result)
-        self._next_drain = now + BUSY_INTERVAL if busiest > BUSY_BATCH else 0.0
 
     def _every_second(self) -> None:
         now = time.monotonic()
@@ -258,6 +273,9 @@ class FanoutApp(App[None]):
             f"{self.broker_label()} · exchange {self.broker.exchange!r} ({EXCHANGE_TYPE}) · "
             f"{link} · {len(panes)} receivers, {consuming} consuming"
         )
+        if text == self._status_text:
+            return  # Static.update() costs a layout of the whole screen
+        self._status_text = text
         status = self.query_one("#status", Static)
         status.update(Content(sanitize(text, 1000)))
         status.set_class(state.state is not WorkerState.READY, "-down")

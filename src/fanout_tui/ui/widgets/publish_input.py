@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual import on
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Input
 
@@ -29,6 +30,10 @@ class PublishInput(Input):
             id="publish",
             select_on_focus=False,
         )
+        # A blinking cursor repaints the input twice a second; Textual repaints the
+        # bounding box of everything dirty in a frame, so a blink that coincides
+        # with a pane's paint repaints most of the screen. A steady cursor is cheap.
+        self.cursor_blink = False
         self.history = history
 
     @on(Input.Submitted)
@@ -43,6 +48,14 @@ class PublishInput(Input):
             self.app.notify(self.history.error, severity="warning", markup=False)
         self.value = ""
         self.post_message(self.Publish(text))
+
+    def _watch_value(self, value: str) -> None:
+        # Input assigns its virtual size on every keystroke, and that reactive asks
+        # for a layout of the whole screen, which repaints every pane: slow to type
+        # during a burst. Set it quietly first; the base class then assigns the
+        # same value, which changes nothing. A fixed-size input needs no layout.
+        self.set_reactive(Input.virtual_size, Size(self.content_width, 1))
+        super()._watch_value(value)
 
     def restore(self, text: str) -> None:
         """Put back a message that was not sent, unless the user is typing another."""
