@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pika
 import pytest
@@ -69,3 +70,15 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("FANOUT_TUI_URL", raising=False)
     monkeypatch.delenv("FANOUT_TUI_EXCHANGE", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def broker_node(broker_url: str, request: pytest.FixtureRequest) -> Any:
+    """The private node behind ``broker_url``, for tests that stop or disrupt it.
+
+    A broker given by FANOUT_TUI_TEST_URL is somebody else's: fault injection
+    is skipped there, with this reason, rather than done to it.
+    """
+    if not _have_rabbitmq_server():
+        pytest.skip("fault injection needs a private node (rabbitmq-server installed)")
+    return request.getfixturevalue("rabbitmq_proc")
