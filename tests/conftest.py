@@ -16,6 +16,7 @@ from typing import Any
 
 import pika
 import pytest
+from pytest_rabbitmq import factories
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 NO_BROKER = (
@@ -29,22 +30,59 @@ def _have_rabbitmq_server() -> bool:
 
 
 @pytest.fixture(scope="session")
-def broker_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def private_node_env(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Environment every private node starts with."""
+    # The machine-wide rabbitmq.conf may pin a listener (e.g. 127.0.0.1:5672,
+    # taken by the system node); give private nodes a config of their own so the
+    # port pytest-rabbitmq picks is the one they listen on.
+    conf = tmp_path_factory.mktemp("rabbitmq-conf") / "rabbitmq.conf"
+    conf.write_text("# private test node: listeners come from RABBITMQ_NODE_PORT\n")
+    os.environ["RABBITMQ_CONFIG_FILE"] = str(conf)
+    os.environ["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1"
+
+
+def node_url(node: Any) -> str:
+    return f"amqp://guest:guest@{node.host}:{node.port}/%2F"
+
+
+@pytest.fixture(scope="session")
+def broker_url(request: pytest.FixtureRequest) -> str:
     """URL of a broker only this test session uses."""
     if _have_rabbitmq_server():
-        # The machine-wide rabbitmq.conf may pin a listener (e.g. 127.0.0.1:5672,
-        # taken by the system node); give the private node a config of its own so
-        # the port pytest-rabbitmq picks is the one it listens on.
-        conf = tmp_path_factory.mktemp("rabbitmq-conf") / "rabbitmq.conf"
-        conf.write_text("# private test node: listeners come from RABBITMQ_NODE_PORT\n")
-        os.environ["RABBITMQ_CONFIG_FILE"] = str(conf)
-        os.environ["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1"
-        proc = request.getfixturevalue("rabbitmq_proc")
-        return f"amqp://guest:guest@{proc.host}:{proc.port}/%2F"
+        request.getfixturevalue("private_node_env")
+        return node_url(request.getfixturevalue("rabbitmq_proc"))
     url = os.environ.get("FANOUT_TUI_TEST_URL")
     if url:
         return url
     pytest.fail(NO_BROKER, pytrace=False)
+
+
+# Two more private nodes, started only by the fault-injection tests, which stop,
+# kill and restart them; the session's main node is never disturbed.
+rabbitmq_fault_a = factories.rabbitmq_proc()
+rabbitmq_fault_b = factories.rabbitmq_proc()
+
+
+def _fault_node(request: pytest.FixtureRequest, name: str) -> Any:
+    if not _have_rabbitmq_server():
+        pytest.skip("fault injection needs private nodes (rabbitmq-server installed)")
+    request.getfixturevalue("private_node_env")
+    node = request.getfixturevalue(name)
+    if not node.running():  # a previous test may have left it stopped or killed
+        node.start()
+    return node
+
+
+@pytest.fixture
+def fault_node(request: pytest.FixtureRequest) -> Any:
+    """A private node of its own that the test may stop, kill and restart."""
+    return _fault_node(request, "rabbitmq_fault_a")
+
+
+@pytest.fixture
+def second_fault_node(request: pytest.FixtureRequest) -> Any:
+    """Another independent node (not clustered), for fail-over."""
+    return _fault_node(request, "rabbitmq_fault_b")
 
 
 @pytest.fixture
@@ -74,10 +112,9 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def broker_node(broker_url: str, request: pytest.FixtureRequest) -> Any:
-    """The private node behind ``broker_url``, for tests that stop or disrupt it.
-
-    A broker given by FANOUT_TUI_TEST_URL is somebody else's: fault injection
-    is skipped there, with this reason, rather than done to it.
+    """The session's private node, for tests that disrupt connections but leave
+    the node running. A broker given by FANOUT_TUI_TEST_URL is somebody else's:
+    fault injection is skipped there, with this reason, rather than done to it.
     """
     if not _have_rabbitmq_server():
         pytest.skip("fault injection needs a private node (rabbitmq-server installed)")

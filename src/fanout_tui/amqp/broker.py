@@ -54,6 +54,13 @@ def mask_url(url: str) -> str:
     return f"{scheme}{user}:***@{rest}"
 
 
+def node_of(url: str) -> str:
+    """``host:port`` of a (masked or not) URL, to say which node is in use."""
+    found = _split_userinfo(url)
+    rest = found[2] if found else url.split("://", 1)[-1]
+    return rest.split("/", 1)[0].split("?", 1)[0]
+
+
 def vhost_of(url: str) -> str:
     path = urlsplit(url).path
     return unquote(path[1:].split("/")[0]) if len(path) > 1 else "/"

@@ -41,6 +41,12 @@ class StateChange:
     url: str = ""  # masked
     attempt: int = 0
     at: float = 0.0
+    # Something repaired while consuming that concerns every receiver of the
+    # exchange (e.g. it was deleted and declared again), to be shown to all.
+    note: str = ""
+    # How many deliveries the receiver had handed over when it reported this, so
+    # a reader can tell exactly which deliveries came before and after it.
+    received: int = 0
 
 
 class Delivery(NamedTuple):

@@ -22,6 +22,7 @@ from .events import Delivery, Mailbox, StateChange, WorkerState
 from .topology import declare_exchange
 
 STOP_TIMEOUT = 2.0
+TOPOLOGY_CHECK_INTERVAL = 3.0  # seconds between checks that the exchange and binding exist
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 10.0
 
@@ -66,6 +67,7 @@ class ReceiverWorker(threading.Thread):
         self._stop_event = threading.Event()
         self._connection: Any = None
         self._cancelled = False
+        self._check_due = False
 
     # Any thread ----------------------------------------------------------------
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
@@ -140,15 +142,55 @@ class ReceiverWorker(threading.Thread):
         self.queue = queue
         self.error = None
         self._report(WorkerState.CONSUMING)
+        self._check_due = False
+        connection.call_later(TOPOLOGY_CHECK_INTERVAL, self._topology_timer)
         while not self._stop_event.is_set():
             # Blocks until something happens: deliveries, heartbeats, a broker
-            # cancel, or request_stop()'s threadsafe wake-up (queued, never lost;
-            # a stop before the connection existed is caught by the check above).
-            # No time limit: with one, pika arms a timer on every call, which
-            # under a burst costs about a tenth of the throughput.
+            # cancel, the topology timer, or request_stop()'s threadsafe wake-up
+            # (queued, never lost; a stop before the connection existed is caught
+            # by the check above). No time limit: with one, pika arms a timer on
+            # every call, which under a burst costs about a tenth of the throughput.
             connection.process_data_events(time_limit=None)  # type: ignore[arg-type]
             if self._cancelled:
                 raise QueueCancelled()
+            if self._check_due:
+                self._check_due = False
+                self._check_topology(connection, queue)
+                connection.call_later(TOPOLOGY_CHECK_INTERVAL, self._topology_timer)
+
+    def _topology_timer(self) -> None:
+        # Runs inside process_data_events: only flag it, do the RPCs outside.
+        self._check_due = True
+
+    def _check_topology(self, connection: Any, queue: str) -> None:
+        """Notice an exchange deleted (or replaced) under us, and repair it.
+
+        Deleting an exchange silently removes its bindings: the queue lives on
+        and simply stops receiving. So every few seconds: is the exchange still
+        there? Declare it again if not (a type conflict raises, and the pane
+        says so while the worker retries), and bind again (idempotent).
+        """
+        exchange = self.broker.exchange
+        probe = connection.channel()
+        try:
+            probe.exchange_declare(exchange=exchange, passive=True)
+            probe.close()
+            missing = False
+        except pex.ChannelClosedByBroker as exc:
+            if exc.reply_code != 404:
+                raise
+            missing = True
+        channel = declare_exchange(connection, exchange)
+        channel.queue_bind(queue=queue, exchange=exchange)
+        channel.close()
+        if missing:
+            # Every receiver's binding went with the exchange; the others find it
+            # back already, so this one receiver's report speaks for all of them.
+            self._report(
+                WorkerState.CONSUMING,
+                note=f"exchange {exchange!r} was deleted; declared it again and re-bound the "
+                "queues (messages published meanwhile reached no queue)",
+            )
 
     def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
         self.mailbox.put_delivery(
@@ -174,9 +216,20 @@ class ReceiverWorker(threading.Thread):
             with contextlib.suppress(pex.AMQPError, OSError):
                 connection.close()
 
-    def _report(self, state: WorkerState, detail: str = "", attempt: int = 0) -> None:
+    def _report(
+        self, state: WorkerState, detail: str = "", attempt: int = 0, note: str = ""
+    ) -> None:
         self.mailbox.put_event(
-            StateChange(state, detail, self.queue, self.url, attempt, time.time())
+            StateChange(
+                state,
+                detail,
+                self.queue,
+                self.url,
+                attempt,
+                time.time(),
+                note,
+                self.mailbox.received,
+            )
         )
 
 

@@ -40,6 +40,7 @@ BUSY_HOLD = 1.0  # a pane stays busy this long after its last large batch
 BUSY_PAINT_INTERVAL = 1.0  # a busy pane is painted about once a second (see benchmarks/)
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
 QUIT_JOIN_TIMEOUT = 1.5  # all workers together, so quitting stays under 2 s
+NOTE_DEDUP_SECONDS = 10.0  # receivers reporting the same repair within this count once
 
 
 def grid_shape(count: int) -> tuple[int, int]:
@@ -75,6 +76,7 @@ class FanoutApp(App[None]):
         self._receiver_threads: list[ReceiverWorker] = []
         self._pending: dict[int, str] = {}  # seq -> text, until its result arrives
         self._status_text = ""
+        self._last_note: tuple[str, float] = ("", 0.0)
 
     # Hooks a snapshot test may override for deterministic output ---------------
     def time_label(self, timestamp: float) -> str:
@@ -243,6 +245,8 @@ class FanoutApp(App[None]):
             mailbox = pane.mailbox
             for event in mailbox.drain_events():
                 pane.set_state(event)
+                if event.note:
+                    self._note_for_all(event.note, now)
             if pane.busy_until > now and (painted_busy or now < pane.next_paint):
                 # Not this busy pane's turn: its deliveries wait in the mailbox,
                 # which is bounded like the pane, so nothing grows meanwhile.
@@ -263,6 +267,14 @@ class FanoutApp(App[None]):
                 painted_busy = True
         for result in self.publisher.drain_results():
             self._on_result(result)
+
+    def _note_for_all(self, note: str, now: float) -> None:
+        """A marker in every pane, once, however many receivers report it."""
+        if note == self._last_note[0] and now - self._last_note[1] < NOTE_DEDUP_SECONDS:
+            return
+        self._last_note = (note, now)
+        for pane in self.panes:
+            pane.add_marker(f"⚠ {note}")
 
     def _every_second(self) -> None:
         now = time.monotonic()

@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ...amqp.broker import node_of
 from ...amqp.display import sanitize, seq_label, time_of_day
 from ...amqp.events import Delivery, Mailbox, StateChange, WorkerState
 from ...amqp.receiver import ReceiverWorker
@@ -72,6 +73,7 @@ class ReceiverPane(ScrollView, can_focus=True):
         super().__init__(id=f"receiver-{number}", classes="receiver-pane")
         self.number = number
         self.worker = worker
+        self.show_node = len(worker.broker.urls) > 1  # which node, when there is a choice
         self.origin = origin
         self._lines: deque[Delivery | Marker] = deque(maxlen=scrollback)
         self._strips: LRUCache[int, tuple[Delivery | Marker, Strip]] = LRUCache(_STRIP_CACHE)
@@ -268,6 +270,8 @@ class ReceiverPane(ScrollView, can_focus=True):
             )
         state = self.state.state
         counts = f"{self.received:,} recv"
+        if self.show_node and self.state.url:
+            counts = f"{node_of(self.state.url)} · {counts}"
         if state is WorkerState.CONSUMING:
             subtitle = f"{counts} · {self.rate_label()}"
         elif state is WorkerState.RECONNECTING:
