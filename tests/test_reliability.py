@@ -260,3 +260,27 @@ async def test_quit_mid_burst_is_quick(broker_url: str, exchange: str) -> None:
         await pilot.press("ctrl+q")
     assert time.monotonic() - started < 2.0
     assert worker_threads() == []
+
+
+async def test_exchange_replaced_with_another_type_is_reported(
+    broker_url: str, exchange: str, pika_connection: pika.BlockingConnection
+) -> None:
+    app = make_app(broker_url, exchange, receivers=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app))
+        channel = pika_connection.channel()
+        channel.exchange_delete(exchange=exchange)
+        channel.exchange_declare(exchange=exchange, exchange_type="direct")
+        for pane in app.panes:
+            await until(
+                pilot,
+                lambda pane=pane: has_line(pane, "already exists as type 'direct'"),
+                timeout=15,
+            )
+            assert pane.state.state is WorkerState.RECONNECTING  # and it keeps trying
+        assert app.is_running
+        # Put the fanout back: the receivers recover by themselves.
+        channel.exchange_delete(exchange=exchange)
+        await until(pilot, lambda: all_consuming(app), timeout=RECOVERY)
+        await type_and_publish(pilot, "fanout again")
+        await until(pilot, lambda: all(has_line(p, "fanout again") for p in app.panes))
