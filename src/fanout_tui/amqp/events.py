@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -90,6 +91,10 @@ class Mailbox:
         self._deliveries: deque[Delivery] = deque(maxlen=max_deliveries)
         self._events: deque[StateChange] = deque(maxlen=max_events)
         self.ready = threading.Event()
+        # Called (in the worker thread) when a delivery lands in a mailbox whose
+        # reader had cleared ``ready``: once per drain at most, never per message
+        # under load. It must not block; the dashboard passes call_soon_threadsafe.
+        self.waker: Callable[[], None] | None = None
         # Written only by the worker thread; exact whatever the deque drops.
         self.received = 0
         self.state = StateChange(WorkerState.CONNECTING)
@@ -100,6 +105,9 @@ class Mailbox:
         self._deliveries.append(delivery)
         if not self.ready.is_set():  # set() takes a lock; skip it when already set
             self.ready.set()
+            waker = self.waker
+            if waker is not None:
+                waker()
 
     def put_event(self, event: StateChange) -> None:
         self.state = event

@@ -8,6 +8,9 @@ at once when traffic is light and a few times a second under load.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import gc
 import math
 import time
@@ -19,6 +22,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -35,7 +39,8 @@ from .widgets.publish_input import PublishInput
 from .widgets.receiver_pane import ReceiverPane
 
 DRAIN_INTERVAL = 1 / 30  # how often the UI looks for new deliveries
-BUSY_BATCH = 4  # deliveries for one pane in one tick (~120/s) that count as load
+BUSY_WINDOW = 0.25  # seconds over which a pane's traffic is counted
+BUSY_WINDOW_COUNT = 8  # more deliveries than this in a window (~32/s) count as load
 BUSY_HOLD = 1.0  # a pane stays busy this long after its last large batch
 BUSY_PAINT_INTERVAL = 1.0  # a busy pane is painted about once a second (see benchmarks/)
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
@@ -76,6 +81,7 @@ class FanoutApp(App[None]):
         self._receiver_threads: list[ReceiverWorker] = []
         self._pending: dict[int, str] = {}  # seq -> text, until its result arrives
         self._status_text = ""
+        self._shutting_down = False
         self._last_note: tuple[str, float] = ("", 0.0)
 
     # Hooks a snapshot test may override for deterministic output ---------------
@@ -108,6 +114,8 @@ class FanoutApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._ui_loop = asyncio.get_running_loop()
+        self._ui_context = contextvars.copy_context()
         # The consumer threads allocate a few objects per delivery, so under a burst
         # the collector runs constantly and, in the UI thread, walks everything the
         # panes hold. Fewer, larger young-generation passes, and the objects that
@@ -151,11 +159,9 @@ class FanoutApp(App[None]):
             return None
         number = self._next_number
         self._next_number += 1
-        worker = ReceiverWorker(
-            self.broker,
-            Mailbox(max_deliveries=self.settings.scrollback),
-            name=f"R{number}",
-        )
+        mailbox = Mailbox(max_deliveries=self.settings.scrollback)
+        mailbox.waker = self._wake_from_thread
+        worker = ReceiverWorker(self.broker, mailbox, name=f"R{number}")
         pane = ReceiverPane(
             number, worker, scrollback=self.settings.scrollback, origin=self.publisher.origin
         )
@@ -239,6 +245,12 @@ class FanoutApp(App[None]):
         busy pane per tick, so no single tick holds the event loop for long. A busy
         pane is not even drained between its paints.
         """
+        if self._shutting_down or not self.is_running:
+            return  # timers and wake-ups can still fire while the screen is torn down
+        with contextlib.suppress(NoMatches):  # ... or just as it goes
+            self._drain_panes()
+
+    def _drain_panes(self) -> None:
         now = time.monotonic()
         painted_busy = False
         for pane in self.panes:
@@ -249,12 +261,17 @@ class FanoutApp(App[None]):
                     self._note_for_all(event.note, now)
             if pane.busy_until > now and (painted_busy or now < pane.next_paint):
                 # Not this busy pane's turn: its deliveries wait in the mailbox,
-                # which is bounded like the pane, so nothing grows meanwhile.
+                # which is bounded like the pane, so nothing grows meanwhile. Its
+                # ``ready`` stays set, so its worker does not wake us either.
                 continue
+            mailbox.ready.clear()  # before draining: a later delivery wakes us again
             deliveries = mailbox.drain_deliveries()
             if deliveries:
                 pane.add_deliveries(deliveries)
-                if len(deliveries) > BUSY_BATCH:
+                if now - pane.window_start > BUSY_WINDOW:
+                    pane.window_start, pane.window_count = now, 0
+                pane.window_count += len(deliveries)
+                if pane.window_count > BUSY_WINDOW_COUNT:
                     pane.busy_until = now + BUSY_HOLD
             pane.set_received(mailbox.received)
             if not pane.dirty:
@@ -268,6 +285,13 @@ class FanoutApp(App[None]):
         for result in self.publisher.drain_results():
             self._on_result(result)
 
+    def _wake_from_thread(self) -> None:
+        """A worker thread saw a quiet mailbox get a delivery: drain now rather
+        than at the next tick. Never blocks the worker (call_soon_threadsafe)."""
+        with contextlib.suppress(RuntimeError):  # the loop is closing: quitting anyway
+            # In the app's context, so widget code finds the active app.
+            self._ui_loop.call_soon_threadsafe(self._drain, context=self._ui_context)
+
     def _note_for_all(self, note: str, now: float) -> None:
         """A marker in every pane, once, however many receivers report it."""
         if note == self._last_note[0] and now - self._last_note[1] < NOTE_DEDUP_SECONDS:
@@ -277,6 +301,12 @@ class FanoutApp(App[None]):
             pane.add_marker(f"⚠ {note}")
 
     def _every_second(self) -> None:
+        if self._shutting_down or not self.is_running:
+            return
+        with contextlib.suppress(NoMatches):  # the screen may be going away
+            self._tick_second()
+
+    def _tick_second(self) -> None:
         now = time.monotonic()
         for pane in self.panes:
             pane.tick_rate(now)
@@ -320,6 +350,7 @@ class FanoutApp(App[None]):
 
     def stop_workers(self, timeout: float = QUIT_JOIN_TIMEOUT) -> None:
         """Ask every worker to stop, then wait for them together, up to ``timeout``."""
+        self._shutting_down = True
         workers = list(self._receiver_threads)
         for worker in workers:
             worker.request_stop()
