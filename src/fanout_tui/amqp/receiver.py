@@ -143,6 +143,7 @@ class ReceiverWorker(threading.Thread):
         self.error = None
         self._report(WorkerState.CONSUMING)
         self._check_due = False
+        checked_at = self.mailbox.received
         connection.call_later(TOPOLOGY_CHECK_INTERVAL, self._topology_timer)
         while not self._stop_event.is_set():
             # Blocks until something happens: deliveries, heartbeats, a broker
@@ -155,7 +156,15 @@ class ReceiverWorker(threading.Thread):
                 raise QueueCancelled()
             if self._check_due:
                 self._check_due = False
-                self._check_topology(connection, queue)
+                # Only on a quiet connection. The check's replies queue up behind
+                # every delivery the broker has in flight to us (auto_ack has no
+                # prefetch limit), and pika reads all of those into memory while
+                # it waits: hundreds of MB under a burst, measured. Deliveries
+                # arriving prove the binding works anyway; a deleted exchange
+                # stops them, and then the check runs.
+                if self.mailbox.received == checked_at:
+                    self._check_topology(connection, queue)
+                checked_at = self.mailbox.received
                 connection.call_later(TOPOLOGY_CHECK_INTERVAL, self._topology_timer)
 
     def _topology_timer(self) -> None:
