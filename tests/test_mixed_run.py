@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 import re
 import threading
-import time
 from typing import Any
 
 import pika
@@ -93,14 +92,18 @@ def test_mixed_run_every_receiver_gets_exactly_what_it_was_connected_for(
         assert not publisher.is_alive(), "the publisher did not finish"
         done.set()
         chaos_thread.join(30)
-        # Everything published has been routed; let the receivers finish.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+
+        # Everything published has been routed; let the receivers finish: each
+        # has the last message, or reconnected after publishing ended (and so
+        # will get nothing more).
+        def finished() -> bool:
             collect()
-            if all(s and s[-1] == MESSAGES for s in seqs) and all(b.pending == 0 for b in boxes):
-                break
-            time.sleep(0.02)
-        collect()
+            return all(
+                b.pending == 0 and (s[-1:] == [MESSAGES] or sessions[i][-1] == len(s))
+                for i, (s, b) in enumerate(zip(seqs, boxes, strict=True))
+            )
+
+        wait_for(finished, timeout=120)
     finally:
         done.set()
         for worker in workers:

@@ -82,6 +82,7 @@ class FanoutApp(App[None]):
         self._pending: dict[int, str] = {}  # seq -> text, until its result arrives
         self._status_text = ""
         self._shutting_down = False
+        self._wake_pending = False  # a drain is scheduled from a worker's wake-up
         self._last_note: tuple[str, float] = ("", 0.0)
 
     # Hooks a snapshot test may override for deterministic output ---------------
@@ -245,6 +246,7 @@ class FanoutApp(App[None]):
         busy pane per tick, so no single tick holds the event loop for long. A busy
         pane is not even drained between its paints.
         """
+        self._wake_pending = False  # before draining: a delivery landing now wakes us again
         if self._shutting_down or not self.is_running:
             return  # timers and wake-ups can still fire while the screen is torn down
         with contextlib.suppress(NoMatches):  # ... or just as it goes
@@ -288,6 +290,11 @@ class FanoutApp(App[None]):
     def _wake_from_thread(self) -> None:
         """A worker thread saw a quiet mailbox get a delivery: drain now rather
         than at the next tick. Never blocks the worker (call_soon_threadsafe)."""
+        # One drain covers every pane: when a broadcast lands in many quiet panes
+        # at once, the first wake schedules it and the others find it pending.
+        if self._wake_pending:
+            return
+        self._wake_pending = True
         with contextlib.suppress(RuntimeError):  # the loop is closing: quitting anyway
             # In the app's context, so widget code finds the active app.
             self._ui_loop.call_soon_threadsafe(self._drain, context=self._ui_context)

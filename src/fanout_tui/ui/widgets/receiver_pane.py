@@ -196,14 +196,14 @@ class ReceiverPane(ScrollView, can_focus=True):
         if scroll_update is not None:
             # The scrollbar is always shown (app.tcss), so no layout is needed.
             scroll_update(self.virtual_size)
-        else:  # a Textual without it: take the layout
-            self.virtual_size = Size(self.virtual_size.width, self.virtual_size.height)
+        else:  # a Textual without it: take the layout (the size itself is already set)
+            self.refresh(layout=True)
         if self.show_vertical_scrollbar:
             self.vertical_scrollbar.position = self.scroll_y
 
     def _set_scroll_y(self, y: float) -> None:
-        # Set directly rather than through scroll_to(): the scrollbar appears only
-        # at the next layout, and until then scroll_to() refuses to move.
+        # Set directly rather than through scroll_to(), which defers or refuses a
+        # move until the next layout has caught up with the virtual size.
         self.scroll_target_y = self.scroll_y = max(0, min(y, self.max_scroll_y))
 
     def set_received(self, count: int) -> None:
