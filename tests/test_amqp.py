@@ -96,6 +96,7 @@ class Watch:
                 if e.state is state
                 and match.get("detail", "") in e.detail
                 and e.attempt >= match.get("attempt", 0)
+                and ("waiting" not in match or e.waiting == match["waiting"])
             ]
             return bool(found)
 
@@ -660,3 +661,68 @@ def test_a_broker_that_never_answers_the_handshake_is_described_like_any_unreach
     assert SECRET not in reason
     assert f"amqp://guest:***@127.0.0.1:{port}/%2F" in reason
     assert START_HINT in reason
+
+
+# Pause and resume ---------------------------------------------------------------
+
+
+def test_a_paused_receiver_keeps_its_queue_which_fills_and_drains_on_resume(
+    broker: BrokerSettings, broker_url: str, exchange: str
+) -> None:
+    mailbox = Mailbox(max_deliveries=10_000)
+    watch = Watch(mailbox)
+    with running(ReceiverWorker(broker, mailbox)) as worker:
+        consuming = watch.event(WorkerState.CONSUMING)
+        for i in range(3):
+            emit_log(broker_url, exchange, f"before {i}")
+        watch.received(3)
+        worker.set_paused(True)
+        watch.event(WorkerState.PAUSED)
+        for i in range(7):
+            emit_log(broker_url, exchange, f"while paused {i}")
+        # The depth comes from a passive declare about once a second.
+        seen = watch.event(WorkerState.PAUSED, timeout=10, waiting=7)
+        assert seen.queue == consuming.queue  # same queue: the connection lived on
+        assert mailbox.received == 3
+        worker.set_paused(False)
+        got = watch.received(10)
+        assert [text(d.body) for d in got] == [f"before {i}" for i in range(3)] + [
+            f"while paused {i}" for i in range(7)
+        ]
+        assert mailbox.received == 10
+        assert watch.events[-1].state is WorkerState.CONSUMING
+
+
+def test_a_pause_during_a_burst_loses_nothing(
+    broker: BrokerSettings, broker_url: str, exchange: str
+) -> None:
+    """Deliveries in flight when the consumer is cancelled come back from
+    basic_cancel; they are counted, and the rest waits in the queue."""
+    mailbox = Mailbox(max_deliveries=100)
+    watch = Watch(mailbox)
+    total = 5000
+    with running(ReceiverWorker(broker, mailbox)) as worker:
+        watch.event(WorkerState.CONSUMING)
+        connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+        try:
+            channel = connection.channel()
+            for i in range(total):
+                channel.basic_publish(exchange=exchange, routing_key="", body=str(i).encode())
+                if i == total // 5:
+                    worker.set_paused(True)
+        finally:
+            connection.close()
+        paused = watch.event(WorkerState.PAUSED, timeout=10)
+        assert paused.received <= total
+
+        def settled() -> bool:
+            watch.poll()
+            state = mailbox.state
+            return state.waiting is not None and mailbox.received + state.waiting == total
+
+        try:
+            wait_for(settled, 15)
+        except AssertionError:
+            raise AssertionError(f"{mailbox.received} received, state {mailbox.state}") from None
+        worker.set_paused(False)
+        wait_for(lambda: mailbox.received == total, 15)

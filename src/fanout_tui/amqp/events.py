@@ -26,6 +26,7 @@ ORIGIN_HEADER = "x-fanout-origin"  # which publisher instance sent it
 class WorkerState(enum.Enum):
     CONNECTING = "connecting"
     CONSUMING = "consuming"
+    PAUSED = "paused"  # connected, queue bound and filling, consumer cancelled
     READY = "connected"  # the publisher, connected and idle
     RECONNECTING = "reconnecting"
     FAILED = "failed"
@@ -48,6 +49,8 @@ class StateChange:
     # How many deliveries the receiver had handed over when it reported this, so
     # a reader can tell exactly which deliveries came before and after it.
     received: int = 0
+    # While paused: how many messages wait in the queue (None: not known yet).
+    waiting: int | None = None
 
 
 class Delivery(NamedTuple):
@@ -77,6 +80,12 @@ class Delivery(NamedTuple):
         return value / 1_000_000 if isinstance(value, int) else None
 
     @property
+    def latency(self) -> float | None:
+        """Seconds from the publisher's stamp to arrival (clocks of two hosts may differ)."""
+        sent = self.sent_at
+        return None if sent is None else self.received_at - sent
+
+    @property
     def origin(self) -> str | None:
         value = self.headers.get(ORIGIN_HEADER)
         if isinstance(value, bytes):
@@ -87,9 +96,15 @@ class Delivery(NamedTuple):
 class Mailbox:
     """Bounded, non-blocking hand-off from one worker thread to one reader."""
 
-    def __init__(self, max_deliveries: int = 1000, max_events: int = 256) -> None:
+    def __init__(
+        self, max_deliveries: int = 1000, max_events: int = 256, max_timed: int = 200_000
+    ) -> None:
         self._deliveries: deque[Delivery] = deque(maxlen=max_deliveries)
         self._events: deque[StateChange] = deque(maxlen=max_events)
+        # Every delivery stamped with a send time, for latency and delivery
+        # tracking. Drained on every tick even while the pane is too busy to
+        # paint, so it stays short; bounded all the same.
+        self._timed: deque[Delivery] = deque(maxlen=max_timed)
         self.ready = threading.Event()
         # Called (in the worker thread) when a delivery lands in a mailbox whose
         # reader had cleared ``ready``: once per drain at most, never per message
@@ -103,6 +118,8 @@ class Mailbox:
     def put_delivery(self, delivery: Delivery) -> None:
         self.received += 1
         self._deliveries.append(delivery)
+        if SENT_HEADER in delivery.headers:
+            self._timed.append(delivery)
         if not self.ready.is_set():  # set() takes a lock; skip it when already set
             self.ready.set()
             waker = self.waker
@@ -120,6 +137,9 @@ class Mailbox:
 
     def drain_events(self) -> list[StateChange]:
         return _drain(self._events)
+
+    def drain_timed(self) -> list[Delivery]:
+        return _drain(self._timed)
 
     @property
     def pending(self) -> int:

@@ -1,8 +1,14 @@
 """A receiver: one thread, one connection, one exclusive server-named queue.
 
 This is the tutorial's ``receive_logs.py`` as a thread: declare the fanout
-exchange, declare ``queue=""`` exclusive, bind, consume with ``auto_ack``.
-Deliveries and state changes go to a :class:`Mailbox`, which never blocks.
+exchange, declare ``queue=""`` exclusive, bind, consume. Deliveries and state
+changes go to a :class:`Mailbox`, which never blocks.
+
+Unlike the tutorial it acknowledges (many at a time, within a prefetch window)
+instead of ``auto_ack``: pausing cancels the consumer, and pika silently drops
+auto-acked deliveries that arrive between ``basic.cancel`` and its ``cancel-ok``
+(measured: one lost per pause under load). With acks, pika rejects those back
+into the queue. The window also bounds what a burst has in flight to us.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from .topology import declare_exchange
 
 STOP_TIMEOUT = 2.0
 TOPOLOGY_CHECK_INTERVAL = 3.0  # seconds between checks that the exchange and binding exist
+DEPTH_INTERVAL = 1.0  # seconds between queue-depth reads while paused
+PREFETCH = 2000  # unacknowledged deliveries the broker may have in flight to us
+ACK_EVERY = 250  # acknowledge (multiple=True) after this many deliveries
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 10.0
 
@@ -68,6 +77,11 @@ class ReceiverWorker(threading.Thread):
         self._connection: Any = None
         self._cancelled = False
         self._check_due = False
+        self._depth_due = False
+        self._depth_timer_armed = False
+        # What the user asked for; the worker thread acts on it between waits.
+        self._want_paused = False
+        self.paused = False  # what the worker thread has done (its own view)
 
     # Any thread ----------------------------------------------------------------
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
@@ -86,6 +100,22 @@ class ReceiverWorker(threading.Thread):
             # connection is closed already, the loop ends by itself.
             with contextlib.suppress(Exception):
                 connection.add_callback_threadsafe(_wake)
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause (cancel the consumer, keep the queue filling) or resume, from any thread.
+
+        The queue lives on while paused because the connection does: it is
+        exclusive to it. A pause survives a reconnect (the new queue starts paused).
+        """
+        self._want_paused = paused
+        connection = self._connection
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.add_callback_threadsafe(_wake)
+
+    @property
+    def pause_requested(self) -> bool:
+        return self._want_paused
 
     @property
     def stopping(self) -> bool:
@@ -130,6 +160,9 @@ class ReceiverWorker(threading.Thread):
     def _consume(self, url: str) -> None:
         params = self.broker.parameters(url, f"fanout-tui {self.label}")
         self._cancelled = False
+        self.paused = False
+        self._depth_timer_armed = False  # timers die with their connection
+        self._last_tag = self._acked_tag = 0  # delivery tags are per channel
         self._connection = connection = pika.BlockingConnection(params)
         if self._stop_event.is_set():
             return
@@ -138,34 +171,80 @@ class ReceiverWorker(threading.Thread):
         queue = declared.method.queue
         channel.queue_bind(queue=queue, exchange=self.broker.exchange)
         channel.add_on_cancel_callback(self._on_cancel)
-        channel.basic_consume(queue=queue, on_message_callback=self._on_message, auto_ack=True)
+        channel.basic_qos(prefetch_count=PREFETCH)
         self.queue = queue
         self.error = None
-        self._report(WorkerState.CONSUMING)
+        consumer_tag = ""
+        if self._want_paused:
+            self._pause_started(connection)
+        else:
+            consumer_tag = self._start_consuming(channel, queue)
         self._check_due = False
         checked_at = self.mailbox.received
         connection.call_later(TOPOLOGY_CHECK_INTERVAL, self._topology_timer)
         while not self._stop_event.is_set():
             # Blocks until something happens: deliveries, heartbeats, a broker
-            # cancel, the topology timer, or request_stop()'s threadsafe wake-up
-            # (queued, never lost; a stop before the connection existed is caught
-            # by the check above). No time limit: with one, pika arms a timer on
-            # every call, which under a burst costs about a tenth of the throughput.
+            # cancel, a timer, or a threadsafe wake-up from stop or pause (queued,
+            # never lost; a stop before the connection existed is caught by the
+            # check above). No time limit: with one, pika arms a timer on every
+            # call, which under a burst costs about a tenth of the throughput.
             connection.process_data_events(time_limit=None)  # type: ignore[arg-type]
             if self._cancelled:
                 raise QueueCancelled()
+            self._ack(channel)
+            if self._want_paused and not self.paused:
+                # pika rejects (requeues) what arrives before the cancel-ok and
+                # was not handed to us: it waits in the queue with the rest.
+                channel.basic_cancel(consumer_tag)
+                self._pause_started(connection)
+            elif self.paused and not self._want_paused:
+                self.paused = False
+                consumer_tag = self._start_consuming(channel, queue)
+            if self._depth_due and self.paused:
+                self._depth_due = False
+                self._report_depth(channel, queue)
+                if not self._depth_timer_armed:  # one timer chain, however often paused
+                    self._depth_timer_armed = True
+                    connection.call_later(DEPTH_INTERVAL, self._depth_timer)
             if self._check_due:
                 self._check_due = False
                 # Only on a quiet connection. The check's replies queue up behind
-                # every delivery the broker has in flight to us (auto_ack has no
-                # prefetch limit), and pika reads all of those into memory while
-                # it waits: hundreds of MB under a burst, measured. Deliveries
-                # arriving prove the binding works anyway; a deleted exchange
-                # stops them, and then the check runs.
+                # every delivery the broker has in flight to us, and pika reads
+                # all of those into memory while it waits (with auto_ack and no
+                # prefetch limit that was hundreds of MB under a burst, measured).
+                # Deliveries arriving prove the binding works anyway; a deleted
+                # exchange stops them, and then the check runs.
                 if self.mailbox.received == checked_at:
                     self._check_topology(connection, queue)
                 checked_at = self.mailbox.received
                 connection.call_later(TOPOLOGY_CHECK_INTERVAL, self._topology_timer)
+
+    def _start_consuming(self, channel: Any, queue: str) -> str:
+        tag: str = channel.basic_consume(queue=queue, on_message_callback=self._on_message)
+        self._report(WorkerState.CONSUMING)
+        return tag
+
+    def _pause_started(self, connection: Any) -> None:
+        self.paused = True
+        self._depth_due = True  # read the depth at once, then every DEPTH_INTERVAL
+        connection.add_callback_threadsafe(_wake)
+
+    def _depth_timer(self) -> None:
+        self._depth_timer_armed = False
+        self._depth_due = True
+
+    def _report_depth(self, channel: Any, queue: str) -> None:
+        """Passive declare: how many messages wait in the paused queue.
+
+        Safe here, unlike while consuming: a paused queue has nothing in flight
+        to us, so the reply does not wait behind deliveries.
+        """
+        declared = channel.queue_declare(queue=queue, passive=True)
+        waiting = declared.method.message_count
+        if self.mailbox.state.state is not WorkerState.PAUSED or (
+            self.mailbox.state.waiting != waiting
+        ):
+            self._report(WorkerState.PAUSED, waiting=waiting)
 
     def _topology_timer(self) -> None:
         # Runs inside process_data_events: only flag it, do the RPCs outside.
@@ -196,12 +275,21 @@ class ReceiverWorker(threading.Thread):
             # Every receiver's binding went with the exchange; the others find it
             # back already, so this one receiver's report speaks for all of them.
             self._report(
-                WorkerState.CONSUMING,
+                WorkerState.PAUSED if self.paused else WorkerState.CONSUMING,
                 note=f"exchange {exchange!r} was deleted; declared it again and re-bound the "
                 "queues (messages published meanwhile reached no queue)",
             )
 
-    def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
+    def _ack(self, channel: Any) -> None:
+        if self._last_tag > self._acked_tag:
+            channel.basic_ack(self._last_tag, multiple=True)
+            self._acked_tag = self._last_tag
+
+    def _on_message(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        self._last_tag = tag = method.delivery_tag
+        if tag - self._acked_tag >= ACK_EVERY:
+            channel.basic_ack(tag, multiple=True)
+            self._acked_tag = tag
         self.mailbox.put_delivery(
             Delivery(
                 body,
@@ -226,7 +314,12 @@ class ReceiverWorker(threading.Thread):
                 connection.close()
 
     def _report(
-        self, state: WorkerState, detail: str = "", attempt: int = 0, note: str = ""
+        self,
+        state: WorkerState,
+        detail: str = "",
+        attempt: int = 0,
+        note: str = "",
+        waiting: int | None = None,
     ) -> None:
         self.mailbox.put_event(
             StateChange(
@@ -238,6 +331,7 @@ class ReceiverWorker(threading.Thread):
                 time.time(),
                 note,
                 self.mailbox.received,
+                waiting,
             )
         )
 
