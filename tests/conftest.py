@@ -7,16 +7,27 @@ fails and says how to get one. Never a mock.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
 import shutil
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pika
 import pytest
+from helpers import wait_for
+from mirakuru.exceptions import ProcessExitedWithError
+from port_for import get_port
 from pytest_rabbitmq import factories
+from pytest_rabbitmq.config import get_config
+from pytest_rabbitmq.factories.executor import RabbitMqExecutor
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 NO_BROKER = (
@@ -119,3 +130,93 @@ def broker_node(broker_url: str, request: pytest.FixtureRequest) -> Any:
     if not _have_rabbitmq_server():
         pytest.skip("fault injection needs a private node (rabbitmq-server installed)")
     return request.getfixturevalue("rabbitmq_proc")
+
+
+# A node with the management plugin ------------------------------------------------
+
+
+class _ExecutorWithEnv(RabbitMqExecutor):
+    """pytest-rabbitmq's executor with extra environment of its own.
+
+    The executor hands ``os.environ`` plus its own variables to rabbitmq-server
+    each time it starts; these win over both, so this node gets its own config
+    file and plugins while ``private_node_env`` keeps serving the other nodes.
+    """
+
+    def __init__(self, *args: Any, extra_env: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._extra_env = extra_env
+
+    @property
+    def envvars(self) -> dict[str, str]:
+        return {**super().envvars, **self._extra_env}
+
+
+@dataclass(frozen=True)
+class ManagementNode:
+    """A private RabbitMQ node with ``rabbitmq_management`` enabled."""
+
+    amqp_url: str  # amqp://guest:guest@127.0.0.1:<port>/%2F
+    api_url: str  # http://127.0.0.1:<port>, no credentials
+    startup_seconds: float  # from start until the HTTP API answered
+
+
+def _api_answers(api_url: str) -> bool:
+    request = urllib.request.Request(
+        f"{api_url}/api/overview",
+        headers={"Authorization": "Basic " + base64.b64encode(b"guest:guest").decode()},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=1) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def management_node(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ManagementNode]:
+    """A node of its own with the management HTTP API on a free port.
+
+    Started only by the tests that ask for it (the session's other nodes have no
+    management plugin); stopped at the end of the session.
+    """
+    if not _have_rabbitmq_server():
+        pytest.skip("the management API tests need a private node (rabbitmq-server installed)")
+    config = get_config(request)
+    amqp_port = get_port(None)
+    dist_port = get_port(None, [amqp_port])
+    http_port = get_port(None, [amqp_port, dist_port])
+    assert amqp_port and dist_port and http_port
+    base = tmp_path_factory.mktemp("rabbitmq-management")
+    (base / "plugins").write_text("[rabbitmq_management].\n")
+    # Its own config: the machine-wide rabbitmq.conf may pin the AMQP listener.
+    conf = base / "rabbitmq.conf"
+    conf.write_text(f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {http_port}\n")
+    node = _ExecutorWithEnv(
+        config.server,
+        "127.0.0.1",
+        amqp_port,
+        dist_port,
+        config.ctl,
+        logpath=base / "logs",
+        path=base,
+        plugin_path=base,  # the "plugins" file above
+        extra_env={
+            "RABBITMQ_CONFIG_FILE": str(conf),
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODENAME": f"rabbitmq-mgmt-{amqp_port}",
+        },
+    )
+    started = time.monotonic()
+    node.start()  # returns once AMQP accepts connections
+    api_url = f"http://127.0.0.1:{http_port}"
+    wait_for(lambda: _api_answers(api_url), timeout=60, interval=0.1)
+    yield ManagementNode(
+        amqp_url=f"amqp://guest:guest@127.0.0.1:{amqp_port}/%2F",
+        api_url=api_url,
+        startup_seconds=time.monotonic() - started,
+    )
+    with contextlib.suppress(ProcessExitedWithError):
+        node.stop()

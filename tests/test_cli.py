@@ -42,7 +42,9 @@ def config(isolated_dirs: Path) -> Path:
 @pytest.fixture
 def cli_env(config: Path) -> dict[str, str]:
     env = {
-        k: v for k, v in os.environ.items() if k not in ("FANOUT_TUI_URL", "FANOUT_TUI_EXCHANGE")
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("FANOUT_TUI_URL", "FANOUT_TUI_EXCHANGE", "FANOUT_TUI_MANAGEMENT_URL")
     }
     env["FANOUT_TUI_CONFIG"] = str(config)
     env["PYTHONUNBUFFERED"] = "1"
@@ -418,6 +420,34 @@ def test_settings_precedence_through_the_cli(
     config.write_text(f'url = "{broker_url}"\nexchange = "{config_exchange}"\n', encoding="utf-8")
     line = assert_one_line_error(run_cli(cli_env, "publish", "x"), 3)
     assert f"'{config_exchange}'" in line
+
+
+def test_a_bad_management_url_is_one_line_without_the_password(
+    cli_env: dict[str, str], config: Path
+) -> None:
+    bad = f"ftp://ops:{SECRET}@mgmt:15672/"
+    result = run_cli(cli_env, "--management-url", bad, "publish", "x")
+    line = assert_one_line_error(result, 2)
+    assert "malformed management URL 'ftp://ops:***@mgmt:15672/'" in line
+    assert SECRET not in result.stderr
+    line = assert_one_line_error(run_cli(cli_env, "listen", FANOUT_TUI_MANAGEMENT_URL=bad), 2)
+    assert "malformed management URL" in line
+    config.write_text(f'management_url = "{bad}"\n', encoding="utf-8")
+    line = assert_one_line_error(run_cli(cli_env, "publish", "x"), 2)
+    assert "malformed management URL" in line
+    assert SECRET not in line
+
+
+def test_help_names_the_management_url() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fanout_tui", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 0
+    assert "--management-url URL" in result.stdout
+    assert "FANOUT_TUI_MANAGEMENT_URL" in result.stdout
 
 
 @pytest.mark.parametrize("password", ["Hush/Pw-123", "Hush#Pw-123"])

@@ -18,8 +18,16 @@ from fanout_tui.amqp.broker import (
     mask_url,
     validate_url,
 )
+from fanout_tui.amqp.management import ManagementSettings
 from fanout_tui.locations import config_file
-from fanout_tui.settings import ENV_EXCHANGE, ENV_URL, ConfigError, Settings, load_settings
+from fanout_tui.settings import (
+    ENV_EXCHANGE,
+    ENV_MANAGEMENT_URL,
+    ENV_URL,
+    ConfigError,
+    Settings,
+    load_settings,
+)
 
 FLAG_URL = "amqp://flag:flagpw@flag-host:5672/%2F"
 ENV_URL_VALUE = "amqp://env:envpw@env-host:5672/%2F"
@@ -91,6 +99,7 @@ def test_config_file_sets_every_key(config: Path) -> None:
                 "heartbeat = 15",
                 "receivers = 8",
                 "scrollback = 5000",
+                'management_url = "https://ops:opspw@mgmt:443/rabbitmq"',
                 "",
             ]
         ),
@@ -102,11 +111,74 @@ def test_config_file_sets_every_key(config: Path) -> None:
         heartbeat=15,
         receivers=8,
         scrollback=5000,
+        management_url="https://ops:opspw@mgmt:443/rabbitmq",
     )
     broker = settings.broker()
     assert broker.urls == settings.urls
     assert broker.exchange == "audit"
     assert broker.heartbeat == 15
+
+
+FLAG_API = "http://flag-api:15672"
+ENV_API = "http://env-api:15672"
+CONFIG_API = "http://config-api:15672"
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "in_config"), list(itertools.product([False, True], repeat=3))
+)
+def test_management_url_precedence(config: Path, flag: bool, env: bool, in_config: bool) -> None:
+    if in_config:
+        write(config, f'management_url = "{CONFIG_API}"\n')
+    settings = load_settings(
+        management_url=FLAG_API if flag else None,
+        env={ENV_MANAGEMENT_URL: ENV_API} if env else {},
+        config_path=config,
+    )
+    expected = FLAG_API if flag else ENV_API if env else CONFIG_API if in_config else None
+    assert settings.management_url == expected
+    assert settings.management().url == (expected or "http://localhost:15672")
+
+
+def test_the_management_api_defaults_to_the_first_broker(config: Path) -> None:
+    assert load_settings(env={}, config_path=config).management() == ManagementSettings(
+        url="http://localhost:15672", user="guest", password="guest", vhost="/"
+    )
+    settings = load_settings(
+        urls=["amqps://app:s%3Acret@node-a:5671/prod", "amqps://app:other@node-b:5671/prod"],
+        env={ENV_MANAGEMENT_URL: ""},  # empty counts as unset
+        config_path=config,
+    )
+    assert settings.management_url is None
+    assert settings.management() == ManagementSettings(
+        url="https://node-a:15672", user="app", password="s:cret", vhost="prod"
+    )
+    # An explicit URL without credentials keeps the broker's.
+    explicit = load_settings(
+        urls=["amqp://app:apppw@node-a/%2F"], management_url="http://mgmt:8080/", config_path=config
+    )
+    assert (explicit.management().url, explicit.management().user) == ("http://mgmt:8080", "app")
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://ops:TopSecret123@mgmt/", "http://ops:TopSecret123@:15672", "mgmt:15672"]
+)
+@pytest.mark.parametrize("where", ["flag", "env", "config"])
+def test_a_bad_management_url_is_a_config_error_without_the_password(
+    config: Path, url: str, where: str
+) -> None:
+    if where == "config":
+        write(config, f'management_url = "{url}"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(
+            management_url=url if where == "flag" else None,
+            env={ENV_MANAGEMENT_URL: url} if where == "env" else {},
+            config_path=config,
+        )
+    message = str(info.value)
+    assert message.startswith("malformed management URL ")
+    assert "TopSecret123" not in message
+    assert "\n" not in message
 
 
 def test_flags_beat_the_config_for_the_numbers_too(config: Path) -> None:
@@ -166,7 +238,15 @@ def test_unknown_key_is_named_with_the_known_ones(config: Path) -> None:
     message = str(info.value)
     assert str(config) in message
     assert "'colour'" in message
-    for known in ("url", "urls", "exchange", "heartbeat", "receivers", "scrollback"):
+    for known in (
+        "url",
+        "urls",
+        "exchange",
+        "heartbeat",
+        "receivers",
+        "scrollback",
+        "management_url",
+    ):
         assert known in message
 
 
@@ -187,6 +267,7 @@ def test_a_table_is_an_unknown_key(config: Path) -> None:
         ('url = ["amqp://localhost/"]\n', "url", "a string"),
         ('urls = "amqp://localhost/"\n', "urls", "a list of strings"),
         ("urls = [1, 2]\n", "urls", "a list of strings"),
+        ("management_url = 15672\n", "management_url", "a string"),
     ],
 )
 def test_wrong_type_names_the_key_and_what_it_must_be(

@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LINES",
         help="lines kept in each receiver pane (default 1000)",
     )
+    parser.add_argument(
+        "--management-url",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="RabbitMQ management API for the bindings panel, http:// or https:// "
+        "(may carry user:password@; default the broker's user, password and host, port 15672); "
+        "env FANOUT_TUI_MANAGEMENT_URL",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     pub = sub.add_parser(
@@ -118,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             exchange=getattr(args, "exchange", None),
             receivers=getattr(args, "receivers", None),
             scrollback=getattr(args, "scrollback", None),
+            management_url=getattr(args, "management_url", None),
         )
         broker = settings.broker()
     except (ConfigError, BrokerUrlError) as exc:

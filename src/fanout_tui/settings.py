@@ -9,11 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from .amqp.broker import DEFAULT_EXCHANGE, DEFAULT_HEARTBEAT, DEFAULT_URL, BrokerSettings
+from .amqp.management import (
+    ManagementSettings,
+    ManagementUrlError,
+    management_settings,
+    validate_management_url,
+)
 from .locations import config_file
 
 MAX_RECEIVERS = 64
 ENV_URL = "FANOUT_TUI_URL"
 ENV_EXCHANGE = "FANOUT_TUI_EXCHANGE"
+ENV_MANAGEMENT_URL = "FANOUT_TUI_MANAGEMENT_URL"
 
 
 class ConfigError(ValueError):
@@ -27,9 +34,15 @@ class Settings:
     heartbeat: int = DEFAULT_HEARTBEAT
     receivers: int = 3
     scrollback: int = 1000
+    # The management HTTP API; None: derived from the first broker URL (port 15672).
+    management_url: str | None = None
 
     def broker(self) -> BrokerSettings:
         return BrokerSettings(urls=self.urls, exchange=self.exchange, heartbeat=self.heartbeat)
+
+    def management(self) -> ManagementSettings:
+        """Where the management API is and how to log in (for the bindings panel)."""
+        return management_settings(self.urls[0], self.management_url)
 
 
 # key -> (accepted types, description for error messages)
@@ -40,6 +53,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "heartbeat": ((int,), "a whole number of seconds"),
     "receivers": ((int,), "a whole number"),
     "scrollback": ((int,), "a whole number"),
+    "management_url": ((str,), "a string"),
 }
 
 
@@ -75,6 +89,7 @@ def load_settings(
     receivers: int | None = None,
     scrollback: int | None = None,
     heartbeat: int | None = None,
+    management_url: str | None = None,
     env: dict[str, str] | None = None,
     config_path: Path | None = None,
 ) -> Settings:
@@ -95,6 +110,9 @@ def load_settings(
         heartbeat=_first(heartbeat, config.get("heartbeat"), defaults.heartbeat),
         receivers=_first(receivers, config.get("receivers"), defaults.receivers),
         scrollback=_first(scrollback, config.get("scrollback"), defaults.scrollback),
+        management_url=_first_or_none(
+            management_url, env.get(ENV_MANAGEMENT_URL) or None, config.get("management_url")
+        ),
     )
     if not 0 <= chosen.receivers <= MAX_RECEIVERS:
         raise ConfigError(
@@ -106,8 +124,17 @@ def load_settings(
         raise ConfigError(f"heartbeat must be between 0 and 3600 seconds, not {chosen.heartbeat}")
     if len(chosen.exchange.encode("utf-8")) > 255:
         raise ConfigError("exchange name is longer than 255 bytes")
+    if chosen.management_url is not None:
+        try:
+            validate_management_url(chosen.management_url)
+        except ManagementUrlError as exc:
+            raise ConfigError(str(exc)) from None
     return chosen
 
 
 def _first(*values: Any) -> Any:
     return next(v for v in values if v is not None)
+
+
+def _first_or_none(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)

@@ -1,0 +1,217 @@
+"""The bindings panel: the exchange's bindings as ``rabbitmqctl list_bindings`` shows them.
+
+With the management HTTP API it lists every binding of the exchange, the
+queues of other programs included (marked "not this app's"); without it, this
+app's own bindings and a one-line note saying why. The HTTP request runs in a
+thread worker, so the UI never waits on it; the list refreshes while open.
+
+Queue and exchange names, routing keys and error text come from elsewhere: they
+are sanitized and shown as plain text, never parsed as markup.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
+
+from ...amqp.display import sanitize, time_of_day
+from ...amqp.management import (
+    ExchangeBinding,
+    ManagementSettings,
+    ManagementUnavailable,
+    list_bindings,
+)
+
+REFRESH_INTERVAL = 3.0  # seconds between fetches while the panel is open
+FETCH_TIMEOUT = 2.0  # per HTTP request; shorter than the interval
+NOT_OURS = "not this app's"
+NAME_LIMIT = 120  # characters of a name shown in a cell
+
+OwnQueues = Callable[[], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """What one refresh found: the API's bindings, or why there are none."""
+
+    own: dict[str, str]  # queue -> pane label, as it was when the fetch started
+    bindings: list[ExchangeBinding] | None
+    reason: str = ""
+    at: float = 0.0
+
+
+def _cell(text: str, style: str = "") -> Text:
+    # A Text cell: DataTable parses a str cell as markup.
+    return Text(sanitize(text, NAME_LIMIT), style=style, no_wrap=True, overflow="ellipsis")
+
+
+class BindingsScreen(ModalScreen[None]):
+    """The exchange's bindings: source, destination, routing key, and whose queue it is."""
+
+    CSS_PATH = Path(__file__).parent / "bindings.tcss"
+
+    BINDINGS = [
+        Binding("escape,ctrl+b,q", "dismiss", "Close"),
+    ]
+
+    def __init__(
+        self,
+        exchange: str,
+        management: ManagementSettings,
+        own_queues: OwnQueues,
+        *,
+        refresh_interval: float = REFRESH_INTERVAL,
+        timeout: float = FETCH_TIMEOUT,
+    ) -> None:
+        super().__init__()
+        self.exchange = exchange
+        self.management = management
+        self.own_queues = own_queues
+        self.refresh_interval = refresh_interval
+        self.timeout = timeout
+        self._fetch_worker: Worker[_Fetched] | None = None
+        # What is shown, for tests and callers: rows of (source, destination, routing
+        # key, whose), the note (empty when the API answered), and refreshes done.
+        self.rows: list[tuple[str, str, str, str]] = []
+        self.note = ""
+        self.refreshes = 0
+
+    # Layout ---------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="bindings"):
+            yield Static(
+                Content(
+                    f"Bindings of exchange {sanitize(repr(self.exchange), NAME_LIMIT)} · "
+                    f"vhost {sanitize(repr(self.management.vhost), NAME_LIMIT)}"
+                ),
+                id="bindings-title",
+            )
+            table: DataTable[Text] = DataTable(
+                id="bindings-table", cursor_type="row", zebra_stripes=True
+            )
+            yield table
+            yield Static(Content("asking the management API…"), id="bindings-status")
+            yield Static(Content(""), id="bindings-note")
+            yield Static(
+                Content(
+                    f"Escape closes · refreshes every {self.refresh_interval:g} s · "
+                    "the management API lists other programs' queues too"
+                ),
+                id="bindings-keys",
+            )
+
+    def on_mount(self) -> None:
+        table = self.query_one("#bindings-table", DataTable)
+        table.add_column("source", key="source")
+        table.add_column("destination", key="destination")
+        table.add_column("routing key", key="routing_key")
+        table.add_column("whose", key="whose")
+        self.refresh_bindings()
+        self.set_interval(self.refresh_interval, self.refresh_bindings)
+
+    # Fetching -----------------------------------------------------------------------
+
+    def refresh_bindings(self) -> None:
+        """Start a fetch unless one is still running (it reports when done)."""
+        worker = self._fetch_worker
+        if worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
+            return
+        # The app's own queues are read here, on the UI thread, never from the worker.
+        own = dict(self.own_queues())
+        self._fetch_worker = self.run_worker(
+            partial(self._fetch, own),
+            name="bindings-fetch",
+            group="bindings",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _fetch(self, own: dict[str, str]) -> _Fetched:
+        """Runs in a worker thread: the only place that waits on HTTP."""
+        try:
+            found = list_bindings(self.management, self.exchange, timeout=self.timeout)
+        except ManagementUnavailable as exc:
+            return _Fetched(own, None, str(exc), time.time())
+        return _Fetched(own, found, "", time.time())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self._fetch_worker:
+            return
+        if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, _Fetched):
+            self._show(event.worker.result)
+        elif event.state is WorkerState.ERROR:
+            error = event.worker.error
+            reason = f"{type(error).__name__}: {error}" if error else "unknown error"
+            self._show(_Fetched(dict(self.own_queues()), None, reason, time.time()))
+
+    # Showing --------------------------------------------------------------------
+
+    def _rows(self, fetched: _Fetched) -> list[tuple[str, str, str, str]]:
+        own = fetched.own
+        if fetched.bindings is None:
+            # Fallback: the receivers bind with queue_bind(queue=..., exchange=...)
+            # and no routing key, for which pika sends the queue's name (as the
+            # tutorial's receive_logs.py does); the API would show the same.
+            return [(self.exchange, queue, queue, label) for queue, label in own.items()]
+        ours: list[tuple[str, str, str, str]] = []
+        others: list[tuple[str, str, str, str]] = []
+        for binding in fetched.bindings:
+            destination = binding.destination
+            label = own.get(destination) if binding.destination_type == "queue" else None
+            if binding.destination_type != "queue":
+                destination = f"{destination} ({binding.destination_type})"
+            row = (binding.source, destination, binding.routing_key, label or NOT_OURS)
+            (ours if label else others).append(row)
+        # This app's queues first, in pane order; then the others by name.
+        order = {queue: index for index, queue in enumerate(own)}
+        ours.sort(key=lambda row: order.get(row[1], len(order)))
+        others.sort(key=lambda row: row[1])
+        return ours + others
+
+    def _show(self, fetched: _Fetched) -> None:
+        rows = self._rows(fetched)
+        self.rows = rows
+        self.refreshes += 1
+        table = self.query_one("#bindings-table", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for source, destination, routing_key, whose in rows:
+            ours = whose != NOT_OURS
+            table.add_row(
+                _cell(source),
+                _cell(destination, "bold" if ours else ""),
+                _cell(routing_key),
+                _cell(whose, "" if ours else "italic"),
+            )
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
+        count = f"{len(rows)} binding{'s' if len(rows) != 1 else ''}"
+        updated = time_of_day(fetched.at)[:8]
+        shown_url = sanitize(self.management.shown_url, NAME_LIMIT)
+        status = self.query_one("#bindings-status", Static)
+        note = self.query_one("#bindings-note", Static)
+        if fetched.bindings is None:
+            self.note = (
+                f"management API not reachable at {shown_url}: "
+                f"{sanitize(fetched.reason, 300)}; showing this app's own bindings"
+            )
+            status.update(Content(f"{count} of this app · updated {updated}"))
+        else:
+            self.note = ""
+            status.update(Content(f"{count} · from the management API at {shown_url} · {updated}"))
+        note.update(Content(self.note))
+        note.set_class(bool(self.note), "-shown")
