@@ -18,7 +18,8 @@ from typing import Any
 from . import __version__
 from .amqp.broker import BrokerSettings, BrokerUrlError
 from .amqp.display import delivery_line
-from .amqp.events import Delivery, Mailbox, WorkerState
+from .amqp.events import PROPERTY_NAMES, Delivery, Mailbox, WorkerState
+from .amqp.export import jsonable
 from .amqp.publisher import MessageProperties, Publisher, PublishStatus
 from .amqp.receiver import ReceiverWorker
 from .settings import MAX_RECEIVERS, ConfigError, Settings, load_settings
@@ -212,41 +213,11 @@ def _listen(broker: BrokerSettings, args: argparse.Namespace) -> int:
         worker.stop()
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return {"base64": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
 def _json_line(delivery: Delivery) -> str:
     props = delivery.properties
     properties = {
-        name: _jsonable(getattr(props, name))
-        for name in (
-            "content_type",
-            "content_encoding",
-            "delivery_mode",
-            "priority",
-            "correlation_id",
-            "reply_to",
-            "expiration",
-            "message_id",
-            "timestamp",
-            "type",
-            "user_id",
-            "app_id",
-        )
+        name: jsonable(getattr(props, name))
+        for name in PROPERTY_NAMES
         if getattr(props, name, None) is not None
     }
     record: dict[str, Any] = {
@@ -259,7 +230,7 @@ def _json_line(delivery: Delivery) -> str:
         "seq": delivery.seq,
         "size": len(delivery.body),
         "properties": properties,
-        "headers": _jsonable(delivery.headers),
+        "headers": jsonable(delivery.headers),
     }
     try:
         record["body"] = delivery.body.decode("utf-8")

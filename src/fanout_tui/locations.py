@@ -31,3 +31,8 @@ def data_directory() -> Path:
 
 def history_file() -> Path:
     return data_directory() / "history.txt"
+
+
+def exports_dir() -> Path:
+    """Where exports go by default; created by the export itself, not here."""
+    return data_directory() / "exports"

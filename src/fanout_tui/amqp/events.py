@@ -22,6 +22,22 @@ SEQ_HEADER = "x-fanout-seq"
 SENT_HEADER = "x-fanout-sent-us"  # send time, microseconds since the epoch
 ORIGIN_HEADER = "x-fanout-origin"  # which publisher instance sent it
 
+# The AMQP basic properties besides headers, in the order they are shown and exported.
+PROPERTY_NAMES = (
+    "content_type",
+    "content_encoding",
+    "delivery_mode",
+    "priority",
+    "correlation_id",
+    "reply_to",
+    "expiration",
+    "message_id",
+    "timestamp",
+    "type",
+    "user_id",
+    "app_id",
+)
+
 
 class WorkerState(enum.Enum):
     CONNECTING = "connecting"

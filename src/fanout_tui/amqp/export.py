@@ -1,0 +1,168 @@
+"""Writing a pane's messages to a JSON Lines file.
+
+One JSON object per line per delivery, with the full body up to a cap: UTF-8
+text as it is, anything else base64. Written with ``ensure_ascii`` so the file
+is plain ASCII: a body with escape sequences can be ``cat`` to a terminal
+safely, and still reads back exactly with any JSON parser.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import time
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ..locations import exports_dir
+from .display import escape_text
+from .events import PROPERTY_NAMES, Delivery
+
+DEFAULT_BODY_CAP = 1024 * 1024  # bytes of each body written; the rest is cut and flagged
+
+
+class ExportError(Exception):
+    """The export could not be written; ``str()`` is one line saying why."""
+
+
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="microseconds")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` made JSON-safe: bytes as text when UTF-8, else ``{"base64": …}``;
+    datetimes as ISO-8601; decimals as strings; tables and arrays recursively."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(value).decode("ascii")}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
+
+
+def _body_fields(body: bytes, cap: int) -> dict[str, Any]:
+    cut = body[: max(cap, 0)]
+    truncated = len(cut) < len(body)
+    text: str | None
+    try:
+        if truncated:
+            # The cap may fall inside a character: leave that character out
+            # rather than call the whole body binary.
+            decoder = codecs.getincrementaldecoder("utf-8")("strict")
+            text = decoder.decode(cut, final=False)
+        else:
+            text = cut.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        return {"body": text, "body_encoding": "utf-8", "truncated": truncated}
+    encoded = base64.b64encode(cut).decode("ascii")
+    return {"body": encoded, "body_encoding": "base64", "truncated": truncated}
+
+
+def delivery_record(delivery: Delivery, body_cap: int = DEFAULT_BODY_CAP) -> dict[str, Any]:
+    """One delivery as a JSON-safe dict (see the module docstring for the body).
+
+    Keys: seq, origin, sent_at / sent_at_epoch, received_at / received_at_epoch
+    (ISO-8601 UTC with microseconds, and the float), latency_ms, exchange,
+    routing_key, queue, redelivered, properties (the AMQP properties present,
+    and headers), size (of the whole body), body, body_encoding ("utf-8" or
+    "base64"), truncated. Unknown values are null.
+    """
+    props = delivery.properties
+    properties: dict[str, Any] = {
+        name: jsonable(getattr(props, name))
+        for name in PROPERTY_NAMES
+        if getattr(props, name, None) is not None
+    }
+    properties["headers"] = jsonable(delivery.headers or getattr(props, "headers", None) or {})
+    sent_at = delivery.sent_at
+    record: dict[str, Any] = {
+        "seq": delivery.seq,
+        "origin": delivery.origin,
+        "sent_at": _iso(sent_at) if sent_at is not None else None,
+        "sent_at_epoch": sent_at,
+        "received_at": _iso(delivery.received_at),
+        "received_at_epoch": delivery.received_at,
+        "latency_ms": (
+            round((delivery.received_at - sent_at) * 1000, 3) if sent_at is not None else None
+        ),
+        "exchange": delivery.exchange,
+        "routing_key": delivery.routing_key,
+        "queue": delivery.queue,
+        "redelivered": bool(delivery.redelivered),
+        "properties": properties,
+        "size": len(delivery.body),
+    }
+    record.update(_body_fields(delivery.body, body_cap))
+    return record
+
+
+def _one_line(exc: OSError, path: Path, tmp: Path) -> str:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    message = f"could not write {path}: {reason}"
+    where = exc.filename
+    if where is not None and str(where) not in (str(path), str(tmp)):
+        message += f" ({where})"  # the directory that could not be made, say
+    return escape_text(message)
+
+
+def export_jsonl(
+    deliveries: Iterable[Delivery], path: Path, body_cap: int = DEFAULT_BODY_CAP
+) -> int:
+    """Write one JSON line per delivery to ``path``; return how many were written.
+
+    Creates the parent directories; writes ``<path>.tmp`` first and renames it
+    over ``path``, so a failed export leaves no half-written file. Anything that
+    is not a :class:`Delivery` (a pane's own marker lines) is skipped. Raises
+    :class:`ExportError`, with a one-line message, when the file cannot be
+    written (unwritable directory, a file where a directory should be, full disk).
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("w", encoding="ascii", newline="\n") as out:
+            for delivery in deliveries:
+                if not isinstance(delivery, Delivery):
+                    continue
+                out.write(json.dumps(delivery_record(delivery, body_cap), ensure_ascii=True))
+                out.write("\n")
+                count += 1
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise ExportError(_one_line(exc, path, tmp)) from exc
+    return count
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def default_export_path(label: str, now: float | None = None) -> Path:
+    """``<data dir>/exports/<label>-YYYYmmdd-HHMMSS.jsonl`` (local time), e.g.
+    ``R3-20261127-051932.jsonl``; characters unsafe in a file name become ``_``."""
+    when = time.localtime(time.time() if now is None else now)
+    safe = _UNSAFE_NAME.sub("_", label).strip("._") or "export"
+    return exports_dir() / f"{safe}-{time.strftime('%Y%m%d-%H%M%S', when)}.jsonl"
