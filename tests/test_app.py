@@ -26,13 +26,15 @@ def make_app(url: str, exchange: str, receivers: int = 3) -> FanoutApp:
     return FanoutApp(Settings(urls=(url,), exchange=exchange, receivers=receivers))
 
 
-async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 15.0) -> None:
+async def until(
+    pilot: Pilot, condition: Callable[[], object], timeout: float = 15.0, step: float = 0.05
+) -> None:
     """Let the app run until ``condition`` holds; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
-        await pilot.pause(0.05)
+        await pilot.pause(step)
 
 
 def all_consuming(app: FanoutApp) -> bool:
@@ -46,6 +48,12 @@ def has_line(pane: ReceiverPane, *parts: str) -> bool:
 
 def result_text(app: FanoutApp) -> str:
     return str(app.query_one("#result", Static).render())
+
+
+def reached_all(app: FanoutApp) -> bool:
+    """The result line says the last message reached every receiver."""
+    n = len(app.panes)
+    return f"{n}/{n} receivers" in result_text(app)
 
 
 def worker_threads() -> list[threading.Thread]:
@@ -89,7 +97,8 @@ async def test_typed_message_appears_in_every_pane(broker_url: str, exchange: st
         assert isinstance(app.focused, PublishInput), "focus starts in the input"
         await type_and_publish(pilot, "hello fanout")
         await until(pilot, lambda: all(has_line(p, "#1", "hello fanout") for p in app.panes))
-        await until(pilot, lambda: "routed" in result_text(app))
+        await until(pilot, lambda: reached_all(app))
+        assert result_text(app).startswith('#1 "hello fanout" → 3/3 receivers, slowest ')
         assert app.query_one(PublishInput).value == ""
         for pane in app.panes:
             assert pane.received == 1
@@ -193,8 +202,8 @@ async def test_escape_sequences_and_markup_are_shown_escaped(
             assert "[bold]x[/] [@click=app.quit]q[/]" in line
             assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in line)
             # What reaches the terminal: no raw escape in the rendered lines either.
-            for y in range(pane.size.height):
-                assert "\x1b" not in pane.render_line(y).text
+            for y in range(pane.view.size.height):
+                assert "\x1b" not in pane.view.render_line(y).text
         # Clicking the markup text must not run app.quit.
         await pilot.click(app.panes[0], offset=(40, 1))
         await pilot.pause(0.2)
@@ -316,9 +325,9 @@ async def test_scrollback_is_bounded_counts_exact_and_follow_stops_when_scrolled
         assert pane.following
 
         # Scrolled up, the view stays put while new messages arrive...
-        pane.scroll_to(y=5, animate=False, immediate=True)
+        pane.view.scroll_to(y=5, animate=False, immediate=True)
         await pilot.pause()
-        first_visible = pane.render_line(0).text
+        first_visible = pane.view.render_line(0).text
         assert "burst 1456" in first_visible
         for i in range(1501, 1506):
             channel.basic_publish(exchange=exchange, routing_key="", body=f"burst {i}".encode())
@@ -326,11 +335,11 @@ async def test_scrollback_is_bounded_counts_exact_and_follow_stops_when_scrolled
         await until(pilot, lambda: has_line(pane, "burst 1505"))
         assert not pane.following
         # Five old lines fell off the top; the line being read stays where it was.
-        assert pane.render_line(0).text == first_visible
+        assert pane.view.render_line(0).text == first_visible
         # ...and End follows the newest again.
         pane.focus()
         await pilot.press("end")
         await pilot.pause()
         assert pane.following
-        last_row = pane.size.height - 1
-        assert "burst 1505" in pane.render_line(last_row).text
+        last_row = pane.view.size.height - 1
+        assert "burst 1505" in pane.view.render_line(last_row).text

@@ -24,6 +24,7 @@ from test_app import (
     all_consuming,
     has_line,
     make_app,
+    reached_all,
     result_text,
     type_and_publish,
     until,
@@ -105,7 +106,7 @@ async def test_node_stopped_then_started_the_kept_message_is_sent(
         box.focus()
         await pilot.press("enter")  # the kept text, sent now
         await until(pilot, lambda: all(has_line(p, "kept while down") for p in app.panes))
-        await until(pilot, lambda: "routed" in result_text(app))
+        await until(pilot, lambda: reached_all(app))
 
 
 @pytest.mark.timeout(180)
@@ -163,7 +164,7 @@ async def test_exchange_deleted_under_the_app_is_declared_again(
         assert [p.state.queue for p in app.panes] == queues  # same queues, bound again
         await type_and_publish(pilot, "after the delete")
         await until(pilot, lambda: all(has_line(p, "after the delete") for p in app.panes))
-        await until(pilot, lambda: "routed" in result_text(app))
+        await until(pilot, lambda: reached_all(app))
 
 
 async def test_queue_deleted_by_an_operator_gets_a_new_queue(
@@ -284,3 +285,35 @@ async def test_exchange_replaced_with_another_type_is_reported(
         await until(pilot, lambda: all_consuming(app), timeout=RECOVERY)
         await type_and_publish(pilot, "fanout again")
         await until(pilot, lambda: all(has_line(p, "fanout again") for p in app.panes))
+
+
+async def test_tracking_counts_what_a_receiver_missed_when_its_queue_went(
+    broker_url: str, exchange: str, broker_node: Any
+) -> None:
+    """Messages waiting in a paused receiver's queue die with the queue; once the
+    receiver is back on a new queue, the pane and the delivery log say which."""
+    app = make_app(broker_url, exchange, receivers=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app))
+        victim, other = app.panes
+        app.toggle_pause(victim)
+        await until(pilot, lambda: victim.state.state is WorkerState.PAUSED)
+        for i in range(3):
+            await type_and_publish(pilot, f"doomed {i}")
+        await until(pilot, lambda: victim.state.waiting == 3)
+        old_queue = victim.state.queue
+        await asyncio.to_thread(broker_node.rabbitctl_output, "delete_queue", old_queue)
+        # The depth check finds the queue gone; the receiver comes back paused
+        # (as the user left it) on a new queue, and counts the loss.
+        await until(
+            pilot,
+            lambda: victim.state.queue not in ("", old_queue) and victim.paused,
+            timeout=15,
+        )
+        await until(pilot, lambda: has_line(victim, "missed 3 of this app's messages", "(#1..#3)"))
+        assert other.received == 3
+        assert "R1 lost: its connection dropped before delivery" in result_text(app)
+        app.toggle_pause(victim)
+        await type_and_publish(pilot, "after")
+        await until(pilot, lambda: has_line(victim, "after"))
+        assert victim.received == 1

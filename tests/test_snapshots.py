@@ -1,8 +1,8 @@
 """How the dashboard looks, as SVG snapshots (pytest-textual-snapshot).
 
 Real broker, real receivers. The only things made fixed are what would differ
-between runs: server-generated queue names, receive times, the rate and the
-test broker's random port.
+between runs: server-generated queue names, receive times, latencies, the rate
+and the test broker's random port.
 """
 
 from __future__ import annotations
@@ -33,7 +33,22 @@ class SnapshotApp(FanoutApp):
         return "0/s"
 
 
-def _scenario(url: str, exchange: str, receivers: int):  # type: ignore[no-untyped-def]
+def _fix_measurements(app: FanoutApp) -> None:
+    """Latencies and rates as fixed numbers: the layout is what is compared."""
+    for message in app.tracker:
+        for number in message.got:
+            message.got[number] = 0.0031
+    app.tracker.version += 1
+    for pane in app.panes:
+        pane.latencies.clear()
+        pane.add_latencies([0.0012, 0.0018, 0.0031])
+        pane.rates.clear()
+        pane.sparkline.data = [0.0, 0.0, 2.0, 1.0, 0.0, 1.0]
+        pane.tick_rate(0.0)
+        pane.paint()
+
+
+def _scenario(url: str, exchange: str, receivers: int, pause: bool = False):  # type: ignore[no-untyped-def]
     app = SnapshotApp(Settings(urls=(url,), exchange=exchange, receivers=receivers))
 
     async def run_before(pilot: Pilot) -> None:
@@ -52,20 +67,33 @@ def _scenario(url: str, exchange: str, receivers: int):  # type: ignore[no-untyp
                 and app.publisher.state.state is WorkerState.READY
             )
         )
-        for text in ("hello, fanout", '{"user": 42, "action": "login"}'):
-            await pilot.press(*text)
-            await pilot.press("enter")
-        await until(lambda: all(p.received == 2 for p in app.panes))
+        texts = ("hello, fanout", '{"user": 42, "action": "login"}')
+        await pilot.press(*texts[0], "enter")
+        await until(lambda: all(p.received == 1 for p in app.panes))
+        if pause:  # R2 misses the second message for now: it waits in its queue
+            paused = app.panes[1]
+            app.toggle_pause(paused)
+            await until(lambda: paused.state.waiting == 0)
+        await pilot.press(*texts[1], "enter")
+        expected = [1 if pause and p is app.panes[1] else 2 for p in app.panes]
+        await until(lambda: [p.received for p in app.panes] == expected)
+        if pause:
+            await until(lambda: paused.state.waiting == 1)
         connection = pika.BlockingConnection(pika.URLParameters(url))
         try:
             channel = connection.channel()
             channel.basic_publish(exchange=exchange, routing_key="", body=b"info: Hello World!")
         finally:
             connection.close()
-        await until(lambda: all(p.received == 3 for p in app.panes))
-        await until(lambda: "routed" in str(app.query_one("#result").render()))
-        for pane in app.panes:
-            pane.tick_rate(0.0)
+        paused_pane = app.panes[1] if pause else None
+        final = [n + (p is not paused_pane) for n, p in zip(expected, app.panes, strict=True)]
+        await until(lambda: [p.received for p in app.panes] == final)
+        await until(lambda: "/" in str(app.query_one("#result").render()))
+        if pause:
+            await until(lambda: paused.state.waiting == 2)
+            await pilot.press("ctrl+l")
+        _fix_measurements(app)
+        app._draw_tracking(0.0)
         await pilot.pause(0.2)
 
     return app, run_before
@@ -74,4 +102,9 @@ def _scenario(url: str, exchange: str, receivers: int):  # type: ignore[no-untyp
 @pytest.mark.parametrize("receivers", [1, 3, 8])
 def test_dashboard_snapshot(snap_compare, broker_url: str, receivers: int) -> None:  # type: ignore[no-untyped-def]
     app, run_before = _scenario(broker_url, f"snapshot-{receivers}", receivers)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_paused_receiver_and_delivery_log_snapshot(snap_compare, broker_url: str) -> None:  # type: ignore[no-untyped-def]
+    app, run_before = _scenario(broker_url, "snapshot-paused", 3, pause=True)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -24,17 +24,24 @@ from textual.containers import Container, Horizontal
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, ProgressBar, Static
 
 from ..amqp.broker import EXCHANGE_TYPE
-from ..amqp.display import sanitize, time_of_day
-from ..amqp.events import Mailbox, WorkerState
-from ..amqp.publisher import PublisherWorker, PublishResult, PublishStatus
+from ..amqp.burst import BurstWorker
+from ..amqp.display import sanitize, seq_label, time_of_day
+from ..amqp.events import Delivery, Mailbox, StateChange, WorkerState
+from ..amqp.export import ExportError, default_export_path, export_jsonl
+from ..amqp.publisher import MessageProperties, PublisherWorker, PublishResult, PublishStatus
 from ..amqp.receiver import ReceiverWorker
+from ..amqp.tracking import DeliveryTracker, Outcome, ReceiverView, TrackedBurst
 from ..history import History
 from ..locations import history_file
 from ..settings import MAX_RECEIVERS, Settings
+from .screens.bindings import BindingsScreen
+from .screens.detail import MessageDetailScreen
+from .screens.forms import BurstRequest, BurstScreen, PropertiesScreen, describe_properties
 from .screens.help import HelpScreen
+from .widgets.delivery_log import DeliveryLog
 from .widgets.publish_input import PublishInput
 from .widgets.receiver_pane import ReceiverPane
 
@@ -46,6 +53,13 @@ BUSY_PAINT_INTERVAL = 1.0  # a busy pane is painted about once a second (see ben
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
 QUIT_JOIN_TIMEOUT = 1.5  # all workers together, so quitting stays under 2 s
 NOTE_DEDUP_SECONDS = 10.0  # receivers reporting the same repair within this count once
+TRACKING_REFRESH = 0.25  # seconds between redraws of what tracking shows
+_OUTCOMES = {
+    PublishStatus.ROUTED: Outcome.ROUTED,
+    PublishStatus.UNROUTABLE: Outcome.UNROUTABLE,
+    PublishStatus.NACKED: Outcome.NACKED,
+    PublishStatus.FAILED: Outcome.FAILED,
+}
 
 
 def grid_shape(count: int) -> tuple[int, int]:
@@ -64,6 +78,10 @@ class FanoutApp(App[None]):
     BINDINGS = [
         Binding("ctrl+n", "add_receiver", "Add receiver", priority=True),
         Binding("ctrl+r", "remove_receiver", "Remove receiver", priority=True),
+        Binding("ctrl+l", "toggle_log", "Delivery log", priority=True),
+        Binding("ctrl+b", "bindings", "Bindings", priority=True),
+        # Enabled only while a burst runs and the dashboard is on top (check_action).
+        Binding("escape", "cancel_burst", "Cancel burst", priority=True),
         Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -84,6 +102,12 @@ class FanoutApp(App[None]):
         self._shutting_down = False
         self._wake_pending = False  # a drain is scheduled from a worker's wake-up
         self._last_note: tuple[str, float] = ("", 0.0)
+        self.tracker = DeliveryTracker()
+        self._shown_seq: int | None = None  # the message the result line follows
+        self._tracking_drawn = (-1, 0.0)  # tracker version and time last drawn
+        self._views_changed = False  # a receiver changed state since then
+        self.burst: BurstWorker | None = None
+        self._burst_record: TrackedBurst | None = None
 
     # Hooks a snapshot test may override for deterministic output ---------------
     def time_label(self, timestamp: float) -> str:
@@ -103,13 +127,19 @@ class FanoutApp(App[None]):
         with Horizontal(id="top"):
             yield Static(id="status")
             yield Static(Content.from_markup("[@click=app.add_receiver] + receiver [/]"), id="add")
-        with Container(id="grid"):
-            yield Static(
-                Content(
-                    "No receivers. Press ctrl+n to add one; until then a publish reaches no queue."
-                ),
-                id="empty",
-            )
+        with Horizontal(id="main"):
+            with Container(id="grid"):
+                yield Static(
+                    Content(
+                        "No receivers. Press ctrl+n to add one; "
+                        "until then a publish reaches no queue."
+                    ),
+                    id="empty",
+                )
+            yield DeliveryLog()
+        with Horizontal(id="burst"):
+            yield Static(id="burst-label")
+            yield ProgressBar(id="burst-progress", show_eta=True)
         yield PublishInput(self.history, self.broker.exchange)
         yield Static(id="result")
         yield Footer()
@@ -144,10 +174,50 @@ class FanoutApp(App[None]):
             "Stop the focused receiver (or the newest) and delete its queue",
             self.action_remove_receiver,
         )
+        yield SystemCommand(
+            "Pause/resume receiver",
+            "Cancel the focused receiver's consumer and let its queue fill, or consume again",
+            self.action_toggle_pause,
+        )
+        yield SystemCommand(
+            "Publish burst…",
+            "Publish numbered copies, with a progress bar (Escape cancels)",
+            self.action_burst,
+        )
+        yield SystemCommand(
+            "Publish properties…",
+            "Content type, delivery mode and headers of the next publishes",
+            self.action_properties,
+        )
+        yield SystemCommand(
+            "Export pane to JSON Lines",
+            "Write the focused receiver's messages, full bodies included, to a file",
+            self.action_export,
+        )
+        yield SystemCommand(
+            "Delivery log", "Show or hide which receivers got each message", self.action_toggle_log
+        )
+        yield SystemCommand(
+            "Bindings",
+            "The exchange's bindings, as rabbitmqctl list_bindings shows them",
+            self.action_bindings,
+        )
 
     @property
     def panes(self) -> list[ReceiverPane]:
         return list(self.query(ReceiverPane))
+
+    def receiver_views(self) -> dict[int, ReceiverView]:
+        """Every receiver as the app last saw it: what tracking compares with."""
+        return {p.number: (p.state.state, p.state.queue) for p in self.panes}
+
+    def target_pane(self) -> ReceiverPane | None:
+        """The focused pane, else the newest (what palette commands act on)."""
+        focused = self.focused
+        if isinstance(focused, ReceiverPane):
+            return focused
+        panes = self.panes
+        return panes[-1] if panes else None
 
     # Receivers -----------------------------------------------------------------
     def add_receiver(self) -> ReceiverPane | None:
@@ -184,13 +254,26 @@ class FanoutApp(App[None]):
         self.add_receiver()
 
     async def action_remove_receiver(self) -> None:
-        panes = self.panes
-        if not panes:
+        target = self.target_pane()
+        if target is None:
             self.notify("No receiver to remove.", severity="warning", markup=False)
             return
-        focused = self.focused
-        target = focused if isinstance(focused, ReceiverPane) else panes[-1]
         await self.remove_receiver(target)
+
+    def action_toggle_pause(self) -> None:
+        target = self.target_pane()
+        if target is None:
+            self.notify("No receiver to pause.", severity="warning", markup=False)
+            return
+        self.toggle_pause(target)
+
+    def toggle_pause(self, pane: ReceiverPane) -> None:
+        # The worker acts on it between waits and reports PAUSED / CONSUMING.
+        pane.worker.set_paused(not pane.worker.pause_requested)
+
+    @on(ReceiverPane.PauseToggled)
+    def _pause_toggled(self, event: ReceiverPane.PauseToggled) -> None:
+        self.toggle_pause(event.pane)
 
     @on(ReceiverPane.CloseRequested)
     async def _close_pane(self, event: ReceiverPane.CloseRequested) -> None:
@@ -210,29 +293,41 @@ class FanoutApp(App[None]):
     def _publish(self, event: PublishInput.Publish) -> None:
         seq = self.publisher.publish(event.text.encode("utf-8"))
         self._pending[seq] = event.text
-        self._show_result(f"#{seq} {_quote(event.text)} publishing…", "")
+        self.tracker.published(seq, _quote(event.text), self.receiver_views(), time.time())
+        self._shown_seq = seq
+        self._show_tracked()
 
     def _on_result(self, result: PublishResult) -> None:
         text = self._pending.pop(result.seq, None)
-        line = f"{_quote(text if text is not None else result.body)} "
-        if result.status is PublishStatus.ROUTED:
-            self._show_result(f"#{result.seq} {line}→ routed", "ok")
-        elif result.status is PublishStatus.UNROUTABLE:
-            self._show_result(
-                f"#{result.seq} {line}→ unroutable — no queue is bound to exchange "
-                f"{self.broker.exchange!r}; the message was dropped",
-                "warning",
-            )
+        self.tracker.confirmed(result.seq, _OUTCOMES[result.status], result.reason)
+        failed = result.status not in (PublishStatus.ROUTED, PublishStatus.UNROUTABLE)
+        if failed and text is not None:
+            self.query_one(PublishInput).restore(text)
+
+    def _show_tracked(self) -> None:
+        """The result line: the last message typed, who got it, how late; live."""
+        message = self.tracker.get(self._shown_seq) if self._shown_seq is not None else None
+        if message is None:
+            return
+        text = self.tracker.summary(message, self.receiver_views(), self.broker.exchange)
+        outcome = message.outcome
+        if outcome in (Outcome.FAILED, Outcome.NACKED):
+            kind = "error"
+        elif outcome is Outcome.UNROUTABLE or (
+            outcome is Outcome.ROUTED and len(message.got) < len(message.receivers)
+        ):
+            kind = "warning"
+        elif outcome is Outcome.ROUTED:
+            kind = "ok"
         else:
-            self._show_result(
-                f"#{result.seq} {line}→ {result.describe().split(' ', 1)[1]}", "error"
-            )
-            if text is not None:
-                self.query_one(PublishInput).restore(text)
+            kind = ""
+        self._show_result(text, kind)
 
     def _show_result(self, text: str, kind: str) -> None:
         result = self.query_one("#result", Static)
-        result.update(Content(sanitize(text, 1000)))
+        content = Content(sanitize(text, 1000))
+        if result.visual != content:  # an update lays out the screen: only on change
+            result.update(content)
         result.set_classes(kind)
 
     # The drain timer -----------------------------------------------------------
@@ -255,12 +350,29 @@ class FanoutApp(App[None]):
     def _drain_panes(self) -> None:
         now = time.monotonic()
         painted_busy = False
+        origin = self.publisher.origin
+        received = self.tracker.received
         for pane in self.panes:
             mailbox = pane.mailbox
             for event in mailbox.drain_events():
+                self._views_changed = True  # what tracking shows depends on the states
+                self._count_missed(pane, event)
                 pane.set_state(event)
                 if event.note:
                     self._note_for_all(event.note, now)
+            # Latency and tracking see every stamped delivery, even those of a
+            # pane too busy to show them yet (a short deque drained every tick).
+            timed = mailbox.drain_timed()
+            if timed:
+                latencies = []
+                number = pane.number
+                for delivery in timed:
+                    latency = delivery.latency
+                    if latency is not None:
+                        latencies.append(latency)
+                        if delivery.origin == origin and (seq := delivery.seq) is not None:
+                            received(number, seq, latency)
+                pane.add_latencies(latencies)
             if pane.busy_until > now and (painted_busy or now < pane.next_paint):
                 # Not this busy pane's turn: its deliveries wait in the mailbox,
                 # which is bounded like the pane, so nothing grows meanwhile. Its
@@ -286,6 +398,37 @@ class FanoutApp(App[None]):
                 painted_busy = True
         for result in self.publisher.drain_results():
             self._on_result(result)
+        changed = self._views_changed or self.tracker.version != self._tracking_drawn[0]
+        if changed and (
+            now - self._tracking_drawn[1] >= TRACKING_REFRESH
+            or self._tracking_drawn[0] < 0
+            or not any(p.busy_until > now for p in self.panes)
+        ):
+            self._draw_tracking(now)
+
+    def _draw_tracking(self, now: float) -> None:
+        self._tracking_drawn = (self.tracker.version, now)
+        self._views_changed = False
+        self._show_tracked()
+        log = self.query_one(DeliveryLog)
+        if log.display:
+            log.update_from(self.tracker, self.receiver_views(), self.broker.exchange)
+
+    def _count_missed(self, pane: ReceiverPane, event: StateChange) -> None:
+        """On a reconnect, say which of this app's messages the pane will never get."""
+        before = pane.state
+        if event.state not in (WorkerState.CONSUMING, WorkerState.PAUSED) or not event.queue:
+            return
+        if before.queue == event.queue or pane.missed_counted_at == 0.0:
+            pane.missed_counted_at = pane.missed_counted_at or event.at
+            return
+        missed = self.tracker.missed(pane.number, event.queue, pane.missed_counted_at, event.at)
+        pane.missed_counted_at = event.at
+        if missed:
+            span = f"#{missed[0]}" if len(missed) == 1 else f"#{missed[0]}..#{missed[-1]}"
+            pane.add_marker(
+                f"missed {len(missed):,} of this app's messages while disconnected ({span})"
+            )
 
     def _wake_from_thread(self) -> None:
         """A worker thread saw a quiet mailbox get a delivery: drain now rather
@@ -317,6 +460,7 @@ class FanoutApp(App[None]):
         now = time.monotonic()
         for pane in self.panes:
             pane.tick_rate(now)
+        self._show_burst()
         self._receiver_threads = [
             w for w in self._receiver_threads if w.is_alive() or not w.stopping
         ]
@@ -343,6 +487,124 @@ class FanoutApp(App[None]):
         status.update(Content(sanitize(text, 1000)))
         status.set_class(state.state is not WorkerState.READY, "-down")
 
+    # Delivery log, bindings, details, export -----------------------------------
+    def action_toggle_log(self) -> None:
+        log = self.query_one(DeliveryLog)
+        log.display = not log.display
+        if log.display:
+            log.update_from(self.tracker, self.receiver_views(), self.broker.exchange)
+
+    def action_bindings(self) -> None:
+        if isinstance(self.screen, BindingsScreen):
+            return
+        self.push_screen(
+            BindingsScreen(self.broker.exchange, self.settings.management(), self._own_queues)
+        )
+
+    def _own_queues(self) -> dict[str, str]:
+        return {p.state.queue: f"R{p.number}" for p in self.panes if p.state.queue}
+
+    @on(ReceiverPane.DetailRequested)
+    def _open_detail(self, event: ReceiverPane.DetailRequested) -> None:
+        label = seq_label(event.delivery, self.publisher.origin)
+        self.push_screen(MessageDetailScreen(event.delivery, f"R{event.pane.number} · {label}"))
+
+    def action_export(self) -> None:
+        pane = self.target_pane()
+        if pane is None:
+            self.notify("No receiver to export.", severity="warning", markup=False)
+            return
+        deliveries = pane.deliveries()
+        path = default_export_path(f"R{pane.number}", time.time())
+        # A thread: a scrollback of large bodies takes a while to write.
+        self.run_worker(
+            lambda: self._export(deliveries, path), thread=True, group="export", exit_on_error=False
+        )
+
+    def _export(self, deliveries: list[Delivery], path: Path) -> None:
+        try:
+            count = export_jsonl(deliveries, path)
+        except ExportError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.call_from_thread(
+            self.notify, f"Exported {count:,} messages to {path}", markup=False, timeout=10
+        )
+
+    # Publish properties and bursts --------------------------------------------
+    def action_properties(self) -> None:
+        def chosen(props: MessageProperties | None) -> None:
+            if props is not None:
+                self.publisher.properties = props
+                self._show_result(f"next publishes: {describe_properties(props)}", "")
+
+        self.push_screen(PropertiesScreen(self.publisher.properties), chosen)
+
+    def action_burst(self) -> None:
+        if self.burst is not None and not self.burst.finished:
+            self.notify("A burst is running; Escape cancels it.", markup=False)
+            return
+        text = self.query_one(PublishInput).value
+        self.push_screen(BurstScreen(text), self._start_burst)
+
+    def _start_burst(self, request: BurstRequest | None) -> None:
+        if request is None:
+            return
+        first = self.publisher.reserve(request.count)
+        self.burst = BurstWorker(
+            self.broker,
+            origin=self.publisher.origin,
+            first_seq=first,
+            count=request.count,
+            text=request.text,
+            rate=request.rate,
+            properties=self.publisher.properties,
+        )
+        self._burst_record = self.tracker.burst_started(
+            first, request.count, self.receiver_views(), time.time()
+        )
+        self.query_one("#burst-progress", ProgressBar).update(total=request.count, progress=0)
+        self.query_one("#burst").display = True
+        self.burst.start()
+        self._show_burst()
+        self.refresh_bindings()
+
+    def _show_burst(self) -> None:
+        burst, record = self.burst, self._burst_record
+        if burst is None or record is None:
+            return
+        record.sent, record.unroutable = burst.sent, burst.unroutable
+        label = f"burst {burst.sent:,}/{burst.count:,}"
+        if burst.finished:
+            record.done = True
+            self.burst = None
+            self.query_one("#burst").display = False
+            self.refresh_bindings()
+            if burst.error:
+                label = f"{label} — stopped: {burst.error}"
+                kind = "error"
+            elif burst.cancelled and burst.sent < burst.count:
+                label = f"{label} — cancelled"
+                kind = "warning"
+            else:
+                label = f"{label} published"
+                kind = "ok"
+            self._show_result(f"{label} · {self.tracker.burst_summary(record)}", kind)
+            self.tracker.version += 1
+            return
+        self.query_one("#burst-progress", ProgressBar).update(progress=burst.sent)
+        self.query_one("#burst-label", Static).update(Content(f"{label} · Escape cancels "))
+
+    def action_cancel_burst(self) -> None:
+        if self.burst is not None:
+            self.burst.cancel()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_burst":
+            # Escape belongs to screens and panes except while a burst runs.
+            return self.burst is not None and self.screen is self.screen_stack[0]
+        return True
+
     # Help and quit -------------------------------------------------------------
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -362,8 +624,12 @@ class FanoutApp(App[None]):
         for worker in workers:
             worker.request_stop()
         self.publisher.request_stop()
+        threads: list[ReceiverWorker | PublisherWorker | BurstWorker] = [*workers, self.publisher]
+        if self.burst is not None:
+            self.burst.cancel()
+            threads.append(self.burst)
         deadline = time.monotonic() + timeout
-        for thread in [*workers, self.publisher]:
+        for thread in threads:
             if thread.is_alive():
                 thread.join(max(0.0, deadline - time.monotonic()))
 

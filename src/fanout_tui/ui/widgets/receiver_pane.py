@@ -1,4 +1,4 @@
-"""One receiver's pane: a Line API view of its messages, newest at the bottom.
+"""One receiver's pane: a stats line with a rate sparkline, and its messages.
 
 Rendering is the expensive part of the dashboard (see DESIGN.md), and under a
 burst every millisecond the UI thread holds the GIL is taken from the consumer
@@ -14,25 +14,31 @@ from collections.abc import Sequence
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.cache import LRUCache
+from textual.containers import Horizontal
 from textual.content import Content
-from textual.events import Resize
+from textual.events import Click, Key, Resize
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Input, Sparkline
 
 from ...amqp.broker import node_of
 from ...amqp.display import sanitize, seq_label, time_of_day
 from ...amqp.events import Delivery, Mailbox, StateChange, WorkerState
 from ...amqp.receiver import ReceiverWorker
+from ...amqp.tracking import ms
 
 PREVIEW_CHARS = 300  # a pane line is a preview; the full body lives in the delivery
 _STRIP_CACHE = 512  # styled lines kept per pane: a few screens' worth
+LATENCY_WINDOW = 1000  # latencies the p50/p99 are taken over (the most recent)
+RATE_HISTORY = 60  # seconds of rate in the sparkline
 
-
-# Our own markup, parsed once; the click runs the pane's close action.
+# Our own markup, parsed once; the clicks run the pane's actions.
 _CLOSE = Content.from_markup("[@click=close_pane]✕[/]")
 
 
@@ -42,79 +48,88 @@ class Marker(str):
     __slots__ = ()
 
 
-class ReceiverPane(ScrollView, can_focus=True):
-    """Shows what one :class:`ReceiverWorker` got, and its state."""
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of an already sorted, non-empty sequence."""
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+class StatsLine(Widget):
+    """One line of text that repaints without asking for a layout.
+
+    ``Static.update`` lays out the whole screen (its size may change); this
+    line's size never does, so a refresh is enough.
+    """
+
+    def __init__(self, **kwargs: str) -> None:
+        super().__init__(**kwargs)
+        self._text = Content("")
+
+    def set_text(self, text: str) -> None:
+        if text != self._text.plain:
+            self._text = Content(text)  # plain text: never parsed as markup
+            self.refresh()
+
+    def render(self) -> Content:
+        return self._text
+
+
+class MessageView(ScrollView):
+    """The pane's lines, newest at the bottom, with an optional selected line."""
 
     COMPONENT_CLASSES = {
-        "receiver-pane--seq",
-        "receiver-pane--ext",
-        "receiver-pane--time",
-        "receiver-pane--body",
-        "receiver-pane--marker",
+        "message-view--seq",
+        "message-view--ext",
+        "message-view--time",
+        "message-view--body",
+        "message-view--marker",
+        "message-view--cursor",
     }
 
-    BINDINGS = [
-        Binding("end", "follow", "Follow newest", show=False),
-    ]
-
-    class CloseRequested(Message):
-        def __init__(self, pane: ReceiverPane) -> None:
+    class Clicked(Message):
+        def __init__(self, index: int) -> None:
             super().__init__()
-            self.pane = pane
+            self.index = index
 
-    def __init__(
-        self,
-        number: int,
-        worker: ReceiverWorker,
-        *,
-        scrollback: int = 1000,
-        origin: str | None = None,
-    ) -> None:
-        super().__init__(id=f"receiver-{number}", classes="receiver-pane")
-        self.number = number
-        self.worker = worker
-        self.show_node = len(worker.broker.urls) > 1  # which node, when there is a choice
+    def __init__(self, scrollback: int, origin: str | None) -> None:
+        super().__init__(classes="message-view")
         self.origin = origin
         self._lines: deque[Delivery | Marker] = deque(maxlen=scrollback)
         self._strips: LRUCache[int, tuple[Delivery | Marker, Strip]] = LRUCache(_STRIP_CACHE)
         self._styles: dict[str, Style] = {}
-        self._title_key: tuple[int, str] | None = None
-        self._subtitle = ""
-        self._not_consuming: bool | None = None
         self._render_style = Style()
         self._render_width = 0
-        # Paint scheduling, managed by the app's drain timer.
-        self.dirty = False
-        self.busy_until = 0.0
-        self.next_paint = 0.0
-        self.window_start = 0.0
-        self.window_count = 0
-        self.received = 0
-        self.state: StateChange = StateChange(WorkerState.CONNECTING)
-        self._rate = 0.0
-        self._rate_mark: tuple[float, int] | None = None
-        self._last_marker = ""
-        self._was_consuming = False
-        self._update_titles()
+        # The selected line, counted from the first line ever added (so it stays
+        # on its message as old lines fall off the front); None: no selection.
+        self._dropped = 0
+        self.cursor: int | None = None
 
     # Reading -------------------------------------------------------------------
     @property
-    def mailbox(self) -> Mailbox:
-        return self.worker.mailbox
-
-    @property
-    def line_count(self) -> int:
-        return len(self._lines)
+    def lines(self) -> deque[Delivery | Marker]:
+        return self._lines
 
     def plain_lines(self) -> list[str]:
-        """The pane's lines as text (tests and export use it)."""
         return [self._strip(item).text for item in self._lines]
 
     @property
     def following(self) -> bool:
         return self.scroll_y >= self.max_scroll_y
 
-    # Updating (UI thread, from the app's drain timer) --------------------------
+    @property
+    def cursor_index(self) -> int | None:
+        """Index into ``lines`` of the selected line, if it is still there."""
+        if self.cursor is None:
+            return None
+        index = self.cursor - self._dropped
+        return index if 0 <= index < len(self._lines) else None
+
+    def selected(self) -> Delivery | None:
+        index = self.cursor_index
+        item = self._lines[index] if index is not None else None
+        return item if isinstance(item, Delivery) else None
+
+    # Styling -------------------------------------------------------------------
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles = {}  # restyle every line from the new styles
@@ -127,16 +142,10 @@ class ReceiverPane(ScrollView, can_focus=True):
         # in once here rather than applied to every line on every render.
         base = self.rich_style
         self._styles = {
-            name: base + self.get_component_rich_style(f"receiver-pane--{name}", partial=True)
-            for name in ("seq", "ext", "time", "body", "marker")
+            name: base + self.get_component_rich_style(f"message-view--{name}", partial=True)
+            for name in ("seq", "ext", "time", "body", "marker", "cursor")
         }
         return self._styles
-
-    def add_deliveries(self, deliveries: list[Delivery]) -> None:
-        self._append(deliveries)
-
-    def add_marker(self, text: str) -> None:
-        self._append([Marker(text)])
 
     def _strip(self, item: Delivery | Marker) -> Strip:
         """The styled line for ``item``, built on first sight and cached."""
@@ -160,38 +169,39 @@ class ReceiverPane(ScrollView, can_focus=True):
         self._strips[key] = (item, strip)
         return strip
 
-    def _append(self, items: Sequence[Delivery | Marker]) -> None:
+    # Updating ------------------------------------------------------------------
+    def append(self, items: Sequence[Delivery | Marker]) -> None:
         """Take new lines; what shows on screen changes at the next paint().
 
         The line count and scroll position are set quietly here (set_reactive, no
         watchers): assigning them the usual way repaints the pane and its
         scrollbar on every drain, and a new virtual size even lays out the whole
-        screen. paint() brings the scrollbar up to date when the app decides.
+        screen. sync() brings the scrollbar up to date when the app decides.
         """
         if not items:
             return
-        follow = self.following
+        follow = self.following and self.cursor is None
         before = len(self._lines)
         self._lines.extend(items)
         dropped = before + len(items) - len(self._lines)
+        self._dropped += dropped
         height = len(self._lines)
         if self.virtual_size.height != height:
             size = Size(self.scrollable_content_region.width, height)
-            self.set_reactive(ReceiverPane.virtual_size, size)
+            self.set_reactive(MessageView.virtual_size, size)
         if follow:
             self._quiet_scroll_y(self.max_scroll_y)
         elif dropped:
             # Keep the lines the user is reading in place as old ones fall off.
             self._quiet_scroll_y(self.scroll_y - dropped)
-        self.dirty = True  # the app decides when to paint (see FanoutApp._drain)
 
     def _quiet_scroll_y(self, y: float) -> None:
         y = max(0, min(y, self.max_scroll_y))
-        self.set_reactive(ReceiverPane.scroll_y, y)
-        self.set_reactive(ReceiverPane.scroll_target_y, y)
+        self.set_reactive(MessageView.scroll_y, y)
+        self.set_reactive(MessageView.scroll_target_y, y)
 
-    def _sync_scrollbar(self) -> None:
-        """Give the scrollbar the line count and position set quietly by _append."""
+    def sync(self) -> None:
+        """Give the scrollbar the line count and position set quietly by append()."""
         scroll_update = getattr(self, "_scroll_update", None)
         if scroll_update is not None:
             # The scrollbar is always shown (app.tcss), so no layout is needed.
@@ -200,11 +210,180 @@ class ReceiverPane(ScrollView, can_focus=True):
             self.refresh(layout=True)
         if self.show_vertical_scrollbar:
             self.vertical_scrollbar.position = self.scroll_y
+        self.refresh()
 
-    def _set_scroll_y(self, y: float) -> None:
+    def set_scroll_y(self, y: float) -> None:
         # Set directly rather than through scroll_to(), which defers or refuses a
         # move until the next layout has caught up with the virtual size.
         self.scroll_target_y = self.scroll_y = max(0, min(y, self.max_scroll_y))
+
+    def follow(self) -> None:
+        self.cursor = None
+        self.set_scroll_y(self.max_scroll_y)
+        self.refresh()
+
+    def move_cursor(self, delta: int) -> None:
+        """Select the line ``delta`` away (from the newest when nothing is selected)."""
+        if not self._lines:
+            return
+        index = self.cursor_index
+        if index is None:
+            index = len(self._lines) if delta < 0 else len(self._lines) - 1
+        index = max(0, min(len(self._lines) - 1, index + delta))
+        self.select(index)
+
+    def select(self, index: int) -> None:
+        self.cursor = self._dropped + index
+        height = self.scrollable_content_region.height
+        if index < self.scroll_y:
+            self.set_scroll_y(index)
+        elif height and index >= self.scroll_y + height:
+            self.set_scroll_y(index - height + 1)
+        self.refresh()
+
+    # Rendering -----------------------------------------------------------------
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # rich_style walks the DOM and blends colours: once per render, not per line.
+        self._render_style = self.rich_style
+        self._render_width = self.scrollable_content_region.width
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        index = round(self.scroll_y) + y
+        style, width = self._render_style, self._render_width
+        if 0 <= index < len(self._lines):
+            strip = self._strip(self._lines[index]).crop_extend(0, width, style)
+            if index == self.cursor_index:
+                strip = strip.apply_style(self._line_styles()["cursor"])
+            return strip
+        return Strip.blank(width, style)
+
+    def on_resize(self, event: Resize) -> None:
+        follow = self.following
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self._lines))
+        if follow and self.cursor is None:
+            self.set_scroll_y(self.max_scroll_y)
+
+    def on_click(self, event: Click) -> None:
+        index = round(self.scroll_y) + event.y
+        if 0 <= index < len(self._lines):
+            self.select(index)
+            self.post_message(self.Clicked(index))
+
+
+class ReceiverPane(Widget, can_focus=True):
+    """Shows what one :class:`ReceiverWorker` got, and its state."""
+
+    BINDINGS = [
+        Binding("space", "toggle_pause", "Pause/resume"),
+        Binding("enter", "open_selected", "Details", show=False),
+        Binding("up", "cursor(-1)", "Previous message", show=False),
+        Binding("down", "cursor(1)", "Next message", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "top", "Oldest", show=False),
+        Binding("end,escape", "follow", "Follow newest", show=False),
+    ]
+
+    class CloseRequested(Message):
+        def __init__(self, pane: ReceiverPane) -> None:
+            super().__init__()
+            self.pane = pane
+
+    class DetailRequested(Message):
+        def __init__(self, pane: ReceiverPane, delivery: Delivery) -> None:
+            super().__init__()
+            self.pane = pane
+            self.delivery = delivery
+
+    class PauseToggled(Message):
+        def __init__(self, pane: ReceiverPane) -> None:
+            super().__init__()
+            self.pane = pane
+
+    def __init__(
+        self,
+        number: int,
+        worker: ReceiverWorker,
+        *,
+        scrollback: int = 1000,
+        origin: str | None = None,
+    ) -> None:
+        super().__init__(id=f"receiver-{number}", classes="receiver-pane")
+        self.number = number
+        self.worker = worker
+        self.show_node = len(worker.broker.urls) > 1  # which node, when there is a choice
+        self.view = MessageView(scrollback, origin)
+        self.stats = StatsLine(classes="pane-stats")
+        self.sparkline = Sparkline([0.0], classes="pane-rate")
+        self._title_key: tuple[int, str] | None = None
+        self._subtitle = ""
+        self._state_classes: tuple[bool, bool] | None = None
+        # Paint scheduling, managed by the app's drain timer.
+        self.dirty = False
+        self.busy_until = 0.0
+        self.next_paint = 0.0
+        self.window_start = 0.0
+        self.window_count = 0
+        self.received = 0
+        self.state: StateChange = StateChange(WorkerState.CONNECTING)
+        self._rate = 0.0
+        self._rate_mark: tuple[float, int] | None = None
+        self.rates: deque[float] = deque([0.0], maxlen=RATE_HISTORY)
+        self.latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._latency_changed = False
+        self._last_marker = ""
+        self._was_consuming = False
+        # When this pane's messages last counted as missed (see FanoutApp).
+        self.missed_counted_at = 0.0
+        self._update_titles()
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="pane-header"):
+            yield self.stats
+            yield self.sparkline
+        yield self.view
+
+    # Reading -------------------------------------------------------------------
+    @property
+    def mailbox(self) -> Mailbox:
+        return self.worker.mailbox
+
+    @property
+    def line_count(self) -> int:
+        return len(self.view.lines)
+
+    def plain_lines(self) -> list[str]:
+        """The pane's lines as text (tests use it)."""
+        return self.view.plain_lines()
+
+    @property
+    def following(self) -> bool:
+        return self.view.following
+
+    @property
+    def paused(self) -> bool:
+        return self.state.state is WorkerState.PAUSED
+
+    def deliveries(self) -> list[Delivery]:
+        """What the pane holds, oldest first (export uses it)."""
+        return [item for item in self.view.lines if isinstance(item, Delivery)]
+
+    # Updating (UI thread, from the app's drain timer) --------------------------
+    def add_deliveries(self, deliveries: list[Delivery]) -> None:
+        self._append(deliveries)
+
+    def add_marker(self, text: str) -> None:
+        self._append([Marker(text)])
+
+    def _append(self, items: Sequence[Delivery | Marker]) -> None:
+        self.view.append(items)
+        self.dirty = True  # the app decides when to paint (see FanoutApp._drain)
+
+    def add_latencies(self, latencies: list[float]) -> None:
+        self.latencies.extend(latencies)
+        self._latency_changed = True
+        self.dirty = True
 
     def set_received(self, count: int) -> None:
         if count != self.received:
@@ -212,16 +391,27 @@ class ReceiverPane(ScrollView, can_focus=True):
             self.dirty = True
 
     def paint(self) -> None:
-        """Show what arrived since the last paint: lines, count and rate."""
+        """Show what arrived since the last paint: lines, count, rate and latency."""
         self.dirty = False
-        self._sync_scrollbar()
+        self.view.sync()
         self._update_titles()
-        self.refresh()
+        if self._latency_changed:
+            self._latency_changed = False
+            self.stats.set_text(self.latency_text())
+
+    def latency_text(self) -> str:
+        if not self.latencies:
+            return "latency: none stamped yet"
+        ordered = sorted(self.latencies)
+        return (
+            f"{ms(self.latencies[-1])} · p50 {ms(percentile(ordered, 0.5))} · "
+            f"p99 {ms(percentile(ordered, 0.99))}"
+        )
 
     def set_state(self, state: StateChange) -> None:
         previous = self.state
         self.state = state
-        if state.state is WorkerState.CONSUMING:
+        if state.state in (WorkerState.CONSUMING, WorkerState.PAUSED):
             if self._was_consuming and state.queue != previous.queue:
                 self.add_marker(
                     f"reconnected — new queue {state.queue}; messages published while "
@@ -246,6 +436,9 @@ class ReceiverPane(ScrollView, can_focus=True):
         self._rate_mark = (now, self.received)
         if mark is not None and now > mark[0]:
             rate = (self.received - mark[1]) / (now - mark[0])
+            self.rates.append(rate)
+            if rate or any(self.rates):
+                self.sparkline.data = list(self.rates)
             if round(rate) != round(self._rate):
                 self._rate = rate
                 self.dirty = True
@@ -275,7 +468,11 @@ class ReceiverPane(ScrollView, can_focus=True):
         if self.show_node and self.state.url:
             counts = f"{node_of(self.state.url)} · {counts}"
         if state is WorkerState.CONSUMING:
-            subtitle = f"{counts} · {self.rate_label()}"
+            subtitle = f"{counts} · {self.rate_label()} · ⏸"
+        elif state is WorkerState.PAUSED:
+            waiting = self.state.waiting
+            depth = "…" if waiting is None else f"{waiting:,}"
+            subtitle = f"{counts} · paused · {depth} waiting · ▶"
         elif state is WorkerState.RECONNECTING:
             subtitle = f"{counts} · reconnecting (attempt {self.state.attempt})"
         elif state is WorkerState.FAILED:
@@ -284,35 +481,68 @@ class ReceiverPane(ScrollView, can_focus=True):
             subtitle = f"{counts} · {state.value}"
         if subtitle != self._subtitle:
             self._subtitle = subtitle
-            self.border_subtitle = Content(subtitle)
-        not_consuming = state is not WorkerState.CONSUMING
-        if not_consuming != self._not_consuming:
-            self._not_consuming = not_consuming
-            self.set_class(not_consuming, "-not-consuming")
-
-    # Rendering -----------------------------------------------------------------
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # rich_style walks the DOM and blends colours: once per render, not per line.
-        self._render_style = self.rich_style
-        self._render_width = self.scrollable_content_region.width
-        return super().render_lines(crop)
-
-    def render_line(self, y: int) -> Strip:
-        index = round(self.scroll_y) + y
-        style, width = self._render_style, self._render_width
-        if 0 <= index < len(self._lines):
-            return self._strip(self._lines[index]).crop_extend(0, width, style)
-        return Strip.blank(width, style)
-
-    def on_resize(self, event: Resize) -> None:
-        follow = self.following
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._lines))
-        if follow:
-            self._set_scroll_y(self.max_scroll_y)
+            if state in (WorkerState.CONSUMING, WorkerState.PAUSED):
+                # The state is a control: a click pauses or resumes.
+                self.border_subtitle = Content(subtitle).stylize(
+                    "@click=toggle_pause", 0, len(subtitle)
+                )
+            else:
+                self.border_subtitle = Content(subtitle)
+        classes = (state is WorkerState.PAUSED, state is not WorkerState.CONSUMING)
+        if classes != self._state_classes:
+            self._state_classes = classes
+            self.set_class(classes[0], "-paused")
+            self.set_class(classes[1] and not classes[0], "-not-consuming")
 
     # Actions -------------------------------------------------------------------
     def action_follow(self) -> None:
-        self._set_scroll_y(self.max_scroll_y)
+        self.view.follow()
+
+    def action_top(self) -> None:
+        self.view.cursor = None
+        self.view.set_scroll_y(0)
+
+    def action_page(self, direction: int) -> None:
+        height = max(1, self.view.scrollable_content_region.height)
+        self.view.set_scroll_y(self.view.scroll_y + direction * height)
+
+    def action_cursor(self, delta: int) -> None:
+        self.view.move_cursor(delta)
+
+    def action_open_selected(self) -> None:
+        delivery = self.view.selected()
+        if delivery is None:
+            self.view.move_cursor(-1)  # nothing selected yet: select the newest first
+            delivery = self.view.selected()
+        if delivery is not None:
+            self.post_message(self.DetailRequested(self, delivery))
+
+    def action_toggle_pause(self) -> None:
+        self.post_message(self.PauseToggled(self))
 
     def action_close_pane(self) -> None:
         self.post_message(self.CloseRequested(self))
+
+    def on_key(self, event: Key) -> None:
+        # Typing always goes to the input, wherever focus is: a person types a
+        # message, presses Enter, and expects it published, not a pane's action.
+        # Focus moves at once (not via focus(), which waits a turn of the loop),
+        # so the keys typed next go straight to the input too.
+        # (A space is the pane's pause key, unless it was typed after a redirect;
+        # "?" opens help, as everywhere but the input.)
+        typing = event.character != "?" and (
+            event.character != " " or self.screen.focused is not self
+        )
+        if event.is_printable and event.character and typing:
+            box = self.screen.query(Input).first(Input)
+            event.stop()
+            event.prevent_default()
+            self.screen.set_focus(box)
+            box.insert_text_at_cursor(event.character)
+
+    def on_message_view_clicked(self, event: MessageView.Clicked) -> None:
+        event.stop()
+        self.focus()
+        delivery = self.view.selected()
+        if delivery is not None:
+            self.post_message(self.DetailRequested(self, delivery))

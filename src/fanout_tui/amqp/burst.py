@@ -1,0 +1,98 @@
+"""Publishing a burst of numbered copies from a thread of its own.
+
+A burst gets its own connection and thread so the interactive publisher stays
+free for what the user types meanwhile. It publishes with the same origin and
+a block of sequence numbers reserved up front, so receivers' copies are
+tracked like any other message. Progress is plain counters the UI reads; the
+UI never waits on the thread and the thread never waits on the UI.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from .broker import BrokerSettings
+from .publisher import MessageProperties, Publisher
+from .receiver import STOP_TIMEOUT
+
+MAX_BURST = 1_000_000
+BATCH_SECONDS = 0.05  # a paced burst publishes what is due every this often
+MAX_BATCH = 500  # messages between two barriers (see Publisher.publish_batch)
+
+
+def burst_body(text: str, index: int, count: int) -> bytes:
+    """The ``index``-th copy (1-based): ``text 17/10000``."""
+    return f"{text} {index}/{count}".encode()
+
+
+class BurstWorker(threading.Thread):
+    """Publish ``count`` copies, at most ``rate`` per second (None: as fast as the
+    broker takes them), until done, cancelled, or the connection fails."""
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        *,
+        origin: str,
+        first_seq: int,
+        count: int,
+        text: str,
+        rate: float | None = None,
+        properties: MessageProperties | None = None,
+    ) -> None:
+        super().__init__(name="fanout-tui burst", daemon=True)
+        if not 1 <= count <= MAX_BURST:
+            raise ValueError(f"a burst is 1 to {MAX_BURST:,} messages, not {count:,}")
+        if rate is not None and rate <= 0:
+            raise ValueError("the rate must be more than 0 messages per second")
+        self.publisher = Publisher(broker, origin)
+        self.first_seq = first_seq
+        self.count = count
+        self.text = text
+        self.rate = rate
+        self.properties = properties or MessageProperties()
+        # Written by this thread only; read by the UI.
+        self.sent = 0
+        self.unroutable = 0
+        self.error: str | None = None
+        self.finished = False
+        self._cancel = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        self.cancel()
+        self.join(timeout)
+        return not self.is_alive()
+
+    def run(self) -> None:
+        try:
+            self.publisher.connect()
+            started = time.monotonic()
+            while self.sent < self.count and not self._cancel.is_set():
+                if self.rate is None:
+                    due = MAX_BATCH
+                else:
+                    # Paced against the start, so the rate holds on average
+                    # however long each batch took.
+                    due = int((time.monotonic() - started) * self.rate) + 1 - self.sent
+                    if due <= 0:
+                        self._cancel.wait(min(BATCH_SECONDS, 1 / self.rate))
+                        continue
+                n = min(due, MAX_BATCH, self.count - self.sent)
+                bodies = [burst_body(self.text, self.sent + i + 1, self.count) for i in range(n)]
+                self.unroutable += self.publisher.publish_batch(
+                    self.first_seq + self.sent, bodies, self.properties
+                )
+                self.sent += n
+        except Exception as exc:
+            self.error = self.publisher.describe(exc)
+        finally:
+            self.publisher.close()
+            self.finished = True

@@ -1,0 +1,189 @@
+"""Small forms opened from the command palette: a burst, and publish properties.
+
+Each validates what was typed and says what is wrong on one line; nothing is
+sent until the form is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from ...amqp.burst import MAX_BURST
+from ...amqp.display import sanitize
+from ...amqp.publisher import MessageProperties
+
+
+class FormError(ValueError):
+    """What is wrong with a field, in one line."""
+
+
+@dataclass(frozen=True)
+class BurstRequest:
+    text: str
+    count: int
+    rate: float | None
+
+
+def parse_count(text: str) -> int:
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    try:
+        count = int(cleaned)
+    except ValueError:
+        raise FormError(f"count must be a whole number, not {sanitize(text, 40)!r}") from None
+    if not 1 <= count <= MAX_BURST:
+        raise FormError(f"count must be between 1 and {MAX_BURST:,}")
+    return count
+
+
+def parse_rate(text: str) -> float | None:
+    cleaned = text.strip().replace(",", "")
+    if not cleaned:
+        return None
+    try:
+        rate = float(cleaned)
+    except ValueError:
+        raise FormError(f"rate must be a number per second, not {sanitize(text, 40)!r}") from None
+    if not 0 < rate < float("inf"):
+        raise FormError("rate must be more than 0 (leave it blank for as fast as possible)")
+    return rate
+
+
+def parse_headers(text: str) -> dict[str, Any]:
+    """``key=value, other=value`` or a JSON object of simple values."""
+    text = text.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FormError(f"headers are not valid JSON: {exc.msg} (column {exc.colno})") from None
+        if not isinstance(value, dict):
+            raise FormError("headers must be a JSON object")
+        for key, item in value.items():
+            if not isinstance(item, str | int | float | bool):
+                raise FormError(f"header {sanitize(key, 40)!r}: only text, numbers and booleans")
+        return value
+    headers: dict[str, Any] = {}
+    for part in text.split(","):
+        key, sep, item = part.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise FormError(
+                f"write headers as key=value, separated by commas: {sanitize(part, 40)!r}"
+            )
+        headers[key] = item.strip()
+    return headers
+
+
+def describe_properties(props: MessageProperties) -> str:
+    mode = "persistent" if props.delivery_mode == 2 else "transient"
+    text = f"{props.content_type or 'no content type'}, {mode}"
+    if props.headers:
+        text += f", headers {', '.join(f'{k}={v}' for k, v in props.headers.items())}"
+    return sanitize(text, 200)
+
+
+class _Form(ModalScreen[Any]):
+    BINDINGS = [Binding("escape", "dismiss_form", "Cancel")]
+
+    def _error(self, text: str) -> None:
+        self.query_one(".form-error", Static).update(Content(text))
+
+    def action_dismiss_form(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, ".cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class BurstScreen(_Form):
+    """Ask for the text, how many copies and how fast."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text or "burst"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="form"):
+            yield Label("Publish a burst of numbered copies", classes="form-title")
+            yield Label("Text (each copy ends with its number, e.g. 17/1000)")
+            yield Input(self._text, id="burst-text")
+            yield Label(f"How many (1 to {MAX_BURST:,})")
+            yield Input("1000", id="burst-count")
+            yield Label("Messages per second (blank: as fast as confirms allow)")
+            yield Input("", id="burst-rate", placeholder="as fast as possible")
+            yield Static(classes="form-error")
+            with Horizontal(classes="form-buttons"):
+                yield Button("Publish", variant="primary", classes="ok")
+                yield Button("Cancel", classes="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, ".ok")
+    def _accept(self) -> None:
+        try:
+            text = self.query_one("#burst-text", Input).value
+            count = parse_count(self.query_one("#burst-count", Input).value)
+            rate = parse_rate(self.query_one("#burst-rate", Input).value)
+        except FormError as exc:
+            self._error(str(exc))
+            return
+        self.dismiss(BurstRequest(text or "burst", count, rate))
+
+
+class PropertiesScreen(_Form):
+    """Content type, delivery mode and headers for the next publishes."""
+
+    def __init__(self, current: MessageProperties) -> None:
+        super().__init__()
+        self._current = current
+
+    def compose(self) -> ComposeResult:
+        current = self._current
+        headers = json.dumps(dict(current.headers)) if current.headers else ""
+        with Vertical(classes="form"):
+            yield Label("Properties of the next publishes", classes="form-title")
+            yield Label("Content type (blank: none)")
+            yield Input(current.content_type or "", id="prop-content-type")
+            yield Label("Delivery mode")
+            yield Select(
+                [("1 — transient", 1), ("2 — persistent", 2)],
+                value=current.delivery_mode,
+                allow_blank=False,
+                id="prop-delivery-mode",
+            )
+            yield Label('Headers: key=value, key2=value2 or a JSON object ({"k": 1})')
+            yield Input(headers, id="prop-headers")
+            yield Static(classes="form-error")
+            with Horizontal(classes="form-buttons"):
+                yield Button("Use these", variant="primary", classes="ok")
+                yield Button("Cancel", classes="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, ".ok")
+    def _accept(self) -> None:
+        try:
+            headers = parse_headers(self.query_one("#prop-headers", Input).value)
+        except FormError as exc:
+            self._error(str(exc))
+            return
+        content_type = self.query_one("#prop-content-type", Input).value.strip() or None
+        mode = self.query_one("#prop-delivery-mode", Select).value
+        self.dismiss(
+            MessageProperties(
+                content_type=content_type,
+                delivery_mode=mode if isinstance(mode, int) else 1,
+                headers=headers,
+            )
+        )

@@ -1,0 +1,106 @@
+"""The delivery log: for each message this app published, who got it and how late."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ...amqp.display import sanitize
+from ...amqp.tracking import DeliveryTracker, Fate, Outcome, ReceiverView, TrackedMessage, ms
+
+SHOWN = 300  # most recent messages listed
+
+_KIND = {
+    Outcome.UNROUTABLE: "warning",
+    Outcome.NACKED: "error",
+    Outcome.FAILED: "error",
+}
+
+
+class DeliveryLog(ScrollView, can_focus=True):
+    """A Line API list rebuilt from the tracker when it changed (a few times a second)."""
+
+    COMPONENT_CLASSES = {
+        "delivery-log--ok",
+        "delivery-log--partial",
+        "delivery-log--warning",
+        "delivery-log--error",
+        "delivery-log--detail",
+        "delivery-log--title",
+    }
+
+    def __init__(self) -> None:
+        super().__init__(id="delivery-log")
+        self._lines: list[tuple[str, str]] = []  # (text, kind)
+
+    @property
+    def lines(self) -> list[str]:
+        return [text for text, _kind in self._lines]
+
+    def update_from(
+        self,
+        tracker: DeliveryTracker,
+        current: Mapping[int, ReceiverView],
+        exchange: str,
+    ) -> None:
+        lines: list[tuple[str, str]] = [("Delivery log (ctrl+l hides it)", "title")]
+        entries: list[tuple[int, list[tuple[str, str]]]] = []
+        for message in tracker.recent(SHOWN):
+            entries.append((message.seq, self._message_lines(tracker, message, current, exchange)))
+        for burst in tracker.bursts:
+            kind = "ok" if burst.done and not burst.failed else "partial"
+            entries.append((burst.first, [(tracker.burst_summary(burst), kind)]))
+        entries.sort(key=lambda entry: entry[0])
+        for _seq, entry in entries:
+            lines.extend(entry)
+        if len(lines) == 1:
+            lines.append(("Nothing published yet.", "detail"))
+        follow = self.scroll_y >= self.max_scroll_y
+        self._lines = lines
+        self.virtual_size = Size(self.scrollable_content_region.width, len(lines))
+        if follow:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        self.refresh()
+
+    @staticmethod
+    def _message_lines(
+        tracker: DeliveryTracker,
+        message: TrackedMessage,
+        current: Mapping[int, ReceiverView],
+        exchange: str,
+    ) -> list[tuple[str, str]]:
+        head = tracker.summary(message, current, exchange, names=False)
+        fates = tracker.fates(message, current)
+        got = [n for n, f in fates if f is Fate.GOT]
+        kind = _KIND.get(message.outcome, "ok")
+        if kind == "ok" and len(got) < len(message.receivers):
+            kind = "partial"
+        out = [(head, kind)]
+        if message.outcome in _KIND:
+            return out
+        parts = []
+        for number, fate in fates:
+            if fate is Fate.GOT:
+                parts.append(f"R{number} {ms(message.got[number])}")
+            else:
+                parts.append(f"R{number} {fate.value}")
+        if parts:
+            out.append(("    " + " · ".join(parts), "detail"))
+        return out
+
+    def render_line(self, y: int) -> Strip:
+        index = round(self.scroll_y) + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if 0 <= index < len(self._lines):
+            text, kind = self._lines[index]
+            style: Style = base + self.get_component_rich_style(
+                f"delivery-log--{kind}", partial=True
+            )
+            return Strip([Segment(sanitize(text, 1000), style)]).crop_extend(0, width, base)
+        return Strip.blank(width, base)

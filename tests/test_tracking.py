@@ -1,0 +1,98 @@
+"""Delivery tracking bookkeeping: who got which message, and what a missing copy means.
+
+Pure logic (no network): the tracker is fed what the app saw; the app tests
+drive it through a real broker.
+"""
+
+from __future__ import annotations
+
+from fanout_tui.amqp.events import WorkerState
+from fanout_tui.amqp.tracking import DeliveryTracker, Fate, Outcome, fate, ms
+
+C, P, R = WorkerState.CONSUMING, WorkerState.PAUSED, WorkerState.RECONNECTING
+
+
+def test_all_receivers_got_it() -> None:
+    tracker = DeliveryTracker()
+    receivers = {1: (C, "q1"), 2: (C, "q2")}
+    message = tracker.published(12, '"hello"', receivers, at=100.0)
+    tracker.received(1, 12, 0.0031)
+    tracker.received(2, 12, 0.0012)
+    tracker.confirmed(12, Outcome.ROUTED)
+    assert tracker.summary(message, receivers, "logs") == (
+        '#12 "hello" → 2/2 receivers, slowest 3.1 ms'
+    )
+
+
+def test_a_paused_receiver_is_named_and_counts_once_it_resumes() -> None:
+    tracker = DeliveryTracker()
+    then = {1: (C, "q1"), 2: (P, "q2"), 3: (C, "q3"), 4: (C, "q4")}
+    message = tracker.published(3, '"x"', then, at=1.0)
+    for n in (1, 3, 4):
+        tracker.received(n, 3, 0.002)
+    tracker.confirmed(3, Outcome.ROUTED)
+    text = tracker.summary(message, then, "logs")
+    assert text.startswith('#3 "x" → 3/4 receivers')
+    assert "R2 paused, waiting in its queue" in text
+    tracker.received(2, 3, 5.0)
+    assert tracker.summary(message, then, "logs") == '#3 "x" → 4/4 receivers, slowest 5.0 s'
+
+
+def test_fates() -> None:
+    then = {1: (C, "q1"), 2: (R, ""), 3: (C, "q3")}
+    now = {1: (C, "q1"), 2: (C, "q2b"), 3: (C, "q3-new"), 5: (C, "q5")}
+    assert fate(1, True, then, now) is Fate.GOT
+    assert fate(1, False, then, now) is Fate.PENDING
+    assert fate(2, False, then, now) is Fate.NOT_CONNECTED
+    assert fate(3, False, then, now) is Fate.LOST
+    assert fate(5, False, then, now) is Fate.NOT_BOUND
+    assert fate(4, False, {4: (C, "q4")}, now) is Fate.REMOVED
+
+
+def test_outcomes_that_reached_no_receiver() -> None:
+    tracker = DeliveryTracker()
+    message = tracker.published(1, '"a"', {}, at=0.0)
+    tracker.confirmed(1, Outcome.UNROUTABLE)
+    assert "unroutable — no queue is bound to exchange 'logs'" in tracker.summary(
+        message, {}, "logs"
+    )
+    failed = tracker.published(2, '"b"', {}, at=0.0)
+    tracker.confirmed(2, Outcome.FAILED, "connection refused")
+    assert tracker.summary(failed, {}, "logs") == '#2 "b" → not sent: connection refused'
+
+
+def test_missed_counts_only_what_went_to_a_queue_that_is_gone() -> None:
+    tracker = DeliveryTracker()
+    for seq in range(1, 6):
+        tracker.published(seq, "m", {1: (C, "old")}, at=float(seq))
+        tracker.confirmed(seq, Outcome.ROUTED)
+    tracker.received(1, 1, 0.001)
+    tracker.received(1, 2, 0.001)
+    # 3, 4 were published to the old queue and never arrived; 5 after the reconnect.
+    assert tracker.missed(1, "new", since=0.0, until=5.0) == [3, 4]
+    assert tracker.missed(1, "old", since=0.0, until=5.0) == []
+
+
+def test_bounded_and_bursts_are_counted_per_receiver() -> None:
+    tracker = DeliveryTracker(limit=100)
+    for seq in range(1, 301):
+        tracker.published(seq, "m", {}, at=0.0)
+    assert len(tracker) == 100
+    assert tracker.get(1) is None and tracker.get(300) is not None
+    burst = tracker.burst_started(1000, 10, {1: (C, "q1"), 2: (C, "q2")}, at=0.0)
+    burst.sent = 10
+    for seq in range(1000, 1010):
+        tracker.received(1, seq, 0.004)
+    tracker.received(2, 1000, 0.2)
+    tracker.received(2, 5000, 0.2)  # nobody's: counted as untracked
+    assert tracker.untracked == 1
+    assert tracker.burst_summary(burst) == (
+        "burst #1000..#1009: 10/10 sent · R1 10/10 (slowest 4.0 ms), R2 1/10 (slowest 200 ms)"
+    )
+
+
+def test_ms() -> None:
+    assert ms(0.00042) == "0.4 ms"
+    assert ms(0.012) == "12 ms"
+    assert ms(3.24) == "3.2 s"
+    assert ms(-0.001) == "0.0 ms"
