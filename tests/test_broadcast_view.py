@@ -269,7 +269,7 @@ async def test_a_10000_message_burst_is_counted_exactly_and_keys_stay_responsive
 
         await until(pilot, lambda: app.burst is None, timeout=120)
         await until(pilot, lambda: all(p.received == 10_000 for p in app.panes), timeout=60)
-        await until(pilot, lambda: "10,000/10,000 published" in result_text(app))
+        await until(pilot, lambda: ": 10,000/10,000 sent · R1" in result_text(app))
         for n in range(1, 5):
             assert f"R{n} 10,000/10,000" in result_text(app)
         assert not app.query_one("#burst").display
@@ -284,7 +284,7 @@ async def test_escape_cancels_a_burst(broker_url: str, exchange: str) -> None:
         await until(pilot, lambda: app.burst is None, timeout=10)
         assert "cancelled" in result_text(app)
         text = result_text(app)
-        sent = int(text.split("burst ", 1)[1].split("/", 1)[0].replace(",", ""))
+        sent = int(text.split(": ", 1)[1].split("/", 1)[0].replace(",", ""))
         await until(pilot, lambda: pane(app, 1).received == sent)
 
 
@@ -351,3 +351,14 @@ async def test_publish_properties_apply_to_the_next_publishes(
         assert delivery.properties.delivery_mode == 2
         assert delivery.headers["team"] in ("ops", b"ops")
         assert has_line(pane(app, 1), '{"a": 1}')
+
+
+async def test_quit_during_an_app_burst_is_clean(broker_url: str, exchange: str) -> None:
+    app = make_app(broker_url, exchange, receivers=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await fill_burst_form(pilot, app, "1000000")
+        await until(pilot, lambda: app.burst is not None and app.burst.sent > 1000)
+        started = time.monotonic()
+        await pilot.press("ctrl+q")
+    assert time.monotonic() - started < 2.0
+    assert worker_threads() == []

@@ -186,7 +186,21 @@ def test_an_unwritable_data_dir(
 def test_default_export_path() -> None:
     now = time.mktime((2026, 11, 27, 5, 19, 32, 0, 0, -1))  # local time
     path = default_export_path("R3", now)
-    assert path == data_directory() / "exports" / "R3-20261127-051932.jsonl"
+    assert path == data_directory() / "exports" / "R3-20261127-051932-000.jsonl"
     assert path.parent == exports_dir()
-    assert default_export_path("R 4/../x", now).name == "R_4_.._x-20261127-051932.jsonl"
-    assert default_export_path("../", now).name == "export-20261127-051932.jsonl"
+    assert default_export_path("R 4/../x", now).name == "R_4_.._x-20261127-051932-000.jsonl"
+    assert default_export_path("../", now).name == "export-20261127-051932-000.jsonl"
+    # Two exports within one second get two files.
+    assert default_export_path("R3", now + 0.25).name == "R3-20261127-051932-250.jsonl"
+
+
+def test_an_absurd_send_stamp_from_another_program_is_written_not_fatal(
+    broker_url: str, exchange: str, tmp_path: Path
+) -> None:
+    stamped = pika.BasicProperties(headers={SENT_HEADER: 10**18})
+    delivery = receive_one(broker_url, exchange, "from the far future", stamped)
+    path = tmp_path / "far.jsonl"
+    assert export_jsonl([delivery], path) == 1
+    (record,) = [json.loads(line) for line in path.read_text().splitlines()]
+    assert record["sent_at"] == ""
+    assert record["body"] == "from the far future"

@@ -80,7 +80,9 @@ def test_bounded_and_bursts_are_counted_per_receiver() -> None:
     assert len(tracker) == 100
     assert tracker.get(1) is None and tracker.get(300) is not None
     burst = tracker.burst_started(1000, 10, {1: (C, "q1"), 2: (C, "q2")}, at=0.0)
-    burst.sent = 10
+    burst.sent = 4
+    assert tracker.burst_summary(burst).startswith("burst #1000..#1009: 4/10 sent (publishing…)")
+    burst.sent, burst.done = 10, True
     for seq in range(1000, 1010):
         tracker.received(1, seq, 0.004)
     tracker.received(2, 1000, 0.2)
@@ -89,6 +91,8 @@ def test_bounded_and_bursts_are_counted_per_receiver() -> None:
     assert tracker.burst_summary(burst) == (
         "burst #1000..#1009: 10/10 sent · R1 10/10 (slowest 4.0 ms), R2 1/10 (slowest 200 ms)"
     )
+    burst.sent, burst.error = 6, "connection lost"
+    assert tracker.burst_summary(burst).startswith("burst #1000..#1009: 6/10 sent, stopped: conn")
 
 
 def test_ms() -> None:

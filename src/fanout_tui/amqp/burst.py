@@ -71,9 +71,20 @@ class BurstWorker(threading.Thread):
         self.join(timeout)
         return not self.is_alive()
 
+    def _connect(self) -> None:
+        """The first node that answers, as the other workers fail over."""
+        for node in range(len(self.publisher.broker.urls)):
+            try:
+                self.publisher.connect(node)
+                return
+            except Exception:
+                if node == len(self.publisher.broker.urls) - 1:
+                    raise
+
     def run(self) -> None:
         try:
-            self.publisher.connect()
+            self.publisher.check_properties(self.properties)
+            self._connect()
             started = time.monotonic()
             while self.sent < self.count and not self._cancel.is_set():
                 if self.rate is None:
@@ -84,13 +95,17 @@ class BurstWorker(threading.Thread):
                     due = int((time.monotonic() - started) * self.rate) + 1 - self.sent
                     if due <= 0:
                         self._cancel.wait(min(BATCH_SECONDS, 1 / self.rate))
+                        self.publisher.poll()  # heartbeats, however slow the rate
                         continue
-                n = min(due, MAX_BATCH, self.count - self.sent)
-                bodies = [burst_body(self.text, self.sent + i + 1, self.count) for i in range(n)]
-                self.unroutable += self.publisher.publish_batch(
-                    self.first_seq + self.sent, bodies, self.properties
-                )
-                self.sent += n
+                for _ in range(min(due, MAX_BATCH, self.count - self.sent)):
+                    index = self.sent
+                    self.publisher.send_unconfirmed(
+                        self.first_seq + index,
+                        burst_body(self.text, index + 1, self.count),
+                        self.properties,
+                    )
+                    self.sent = index + 1  # counted as it goes out, before any copy lands
+                self.unroutable += self.publisher.settle_batch()
         except Exception as exc:
             self.error = self.publisher.describe(exc)
         finally:

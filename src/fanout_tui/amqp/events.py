@@ -113,14 +113,27 @@ class Mailbox:
     """Bounded, non-blocking hand-off from one worker thread to one reader."""
 
     def __init__(
-        self, max_deliveries: int = 1000, max_events: int = 256, max_timed: int = 200_000
+        self,
+        max_deliveries: int = 1000,
+        max_events: int = 256,
+        *,
+        origin: str | None = None,
+        max_latencies: int = 1000,
+        max_tracked: int = 200_000,
     ) -> None:
         self._deliveries: deque[Delivery] = deque(maxlen=max_deliveries)
         self._events: deque[StateChange] = deque(maxlen=max_events)
-        # Every delivery stamped with a send time, for latency and delivery
-        # tracking. Drained on every tick even while the pane is too busy to
-        # paint, so it stays short; bounded all the same.
-        self._timed: deque[Delivery] = deque(maxlen=max_timed)
+        # Worked out here, in the worker thread, as each delivery lands: a few
+        # arithmetic operations, where handing every delivery to the UI thread
+        # to do it cost the UI most of its time under a burst (profiled).
+        # The latest publish-to-receive latencies of stamped messages (seconds):
+        self.latencies: deque[float] = deque(maxlen=max_latencies)
+        self.stamped = 0  # how many stamped deliveries so far
+        # (seq, latency) of messages stamped by ``origin`` (this app), for delivery
+        # tracking; drained on every tick, so it stays short, but bounded.
+        self.origin = origin
+        self._origins = (origin, origin.encode()) if origin else ()
+        self._tracked: deque[tuple[int, float]] = deque(maxlen=max_tracked)
         self.ready = threading.Event()
         # Called (in the worker thread) when a delivery lands in a mailbox whose
         # reader had cleared ``ready``: once per drain at most, never per message
@@ -134,8 +147,16 @@ class Mailbox:
     def put_delivery(self, delivery: Delivery) -> None:
         self.received += 1
         self._deliveries.append(delivery)
-        if SENT_HEADER in delivery.headers:
-            self._timed.append(delivery)
+        headers = delivery.headers
+        sent = headers.get(SENT_HEADER)
+        if isinstance(sent, int):  # pika decodes 64-bit values as a subclass of int
+            latency = delivery.received_at - sent / 1_000_000
+            self.latencies.append(latency)
+            self.stamped += 1
+            if headers.get(ORIGIN_HEADER) in self._origins:
+                seq = headers.get(SEQ_HEADER)
+                if isinstance(seq, int):
+                    self._tracked.append((seq, latency))
         if not self.ready.is_set():  # set() takes a lock; skip it when already set
             self.ready.set()
             waker = self.waker
@@ -154,8 +175,13 @@ class Mailbox:
     def drain_events(self) -> list[StateChange]:
         return _drain(self._events)
 
-    def drain_timed(self) -> list[Delivery]:
-        return _drain(self._timed)
+    def drain_tracked(self) -> list[tuple[int, float]]:
+        return _drain(self._tracked)
+
+    def recent_latencies(self) -> list[float]:
+        # list() of a deque of floats runs in C without releasing the GIL, so the
+        # worker cannot append halfway through it.
+        return list(self.latencies)
 
     @property
     def pending(self) -> int:

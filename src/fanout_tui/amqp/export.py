@@ -16,6 +16,7 @@ import json
 import os
 import re
 import time
+import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,10 @@ class ExportError(Exception):
 
 
 def _iso(timestamp: float) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="microseconds")
+    try:
+        return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="microseconds")
+    except (ValueError, OverflowError, OSError):  # another program's absurd stamp
+        return ""
 
 
 def jsonable(value: Any) -> Any:
@@ -136,7 +140,8 @@ def export_jsonl(
     written (unwritable directory, a file where a directory should be, full disk).
     """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    # Unique, so two exports at once never write the same temporary file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     count = 0
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,8 +166,11 @@ _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def default_export_path(label: str, now: float | None = None) -> Path:
-    """``<data dir>/exports/<label>-YYYYmmdd-HHMMSS.jsonl`` (local time), e.g.
-    ``R3-20261127-051932.jsonl``; characters unsafe in a file name become ``_``."""
-    when = time.localtime(time.time() if now is None else now)
+    """``<data dir>/exports/<label>-YYYYmmdd-HHMMSS-mmm.jsonl`` (local time), e.g.
+    ``R3-20261127-051932-250.jsonl``; characters unsafe in a file name become ``_``."""
+    now = time.time() if now is None else now
+    when = time.localtime(now)
     safe = _UNSAFE_NAME.sub("_", label).strip("._") or "export"
-    return exports_dir() / f"{safe}-{time.strftime('%Y%m%d-%H%M%S', when)}.jsonl"
+    millis = int(now * 1000) % 1000  # two exports in one second get two files
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S', when)}-{millis:03d}"
+    return exports_dir() / f"{safe}-{stamp}.jsonl"

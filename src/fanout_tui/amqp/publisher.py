@@ -119,6 +119,11 @@ class Publisher:
         exchange = self.broker.exchange
         sent_at = time.time()
         properties = self._properties(seq, sent_at, props)
+        problem = unencodable(properties)
+        if problem:
+            return PublishResult(
+                seq, PublishStatus.FAILED, body, exchange, problem, sent_at, time.time()
+            )
         status, reason = PublishStatus.ROUTED, ""
         for retry in (True, False):
             reason = ""
@@ -158,29 +163,43 @@ class Publisher:
             app_id="fanout-tui",
         )
 
-    def publish_batch(self, first_seq: int, bodies: list[bytes], props: MessageProperties) -> int:
-        """Publish many without waiting for a confirm each; returns how many came
-        back unroutable.
+    def check_properties(self, props: MessageProperties) -> None:
+        """Raise ValueError, with a one-line reason, if pika could not send these."""
+        problem = unencodable(self._properties(0, time.time(), props))
+        if problem:
+            raise ValueError(problem)
+
+    def send_unconfirmed(self, seq: int, body: bytes, props: MessageProperties) -> None:
+        """Publish without waiting for a confirm; settle_batch() then says how many
+        of those sent so far came back unroutable.
 
         A confirm per message caps a burst at a few hundred a second (one round
-        trip each). Here the messages go out back to back on a channel without
-        confirms, still ``mandatory``; then one synchronous call on the same
-        channel: the broker handles a channel's commands in order, so its reply
-        means every message before it was routed, and the returns of the
-        unroutable ones arrived before it. Failures raise, like publish().
+        trip each). These go out back to back on a channel without confirms,
+        still ``mandatory``. Check the properties first (check_properties).
+        Failures raise, like publish().
         """
         channel = self._batch_channel
         if channel is None:
             channel = self._batch_channel = self._connection.channel()
             channel.add_on_return_callback(self._on_return)
-        exchange = self.broker.exchange
-        for offset, body in enumerate(bodies):
-            properties = self._properties(first_seq + offset, time.time(), props)
-            channel.basic_publish(
-                exchange=exchange, routing_key="", body=body, properties=properties, mandatory=True
-            )
-        channel.exchange_declare(exchange=exchange, passive=True)  # the barrier
+        channel.basic_publish(
+            exchange=self.broker.exchange,
+            routing_key="",
+            body=body,
+            properties=self._properties(seq, time.time(), props),
+            mandatory=True,
+        )
+
+    def settle_batch(self) -> int:
+        """Wait until the broker has routed everything sent so far; how many of
+        those came back unroutable.
+
+        One synchronous call on the same channel: the broker handles a channel's
+        commands in order, so its reply means every message before it was
+        routed, and the returns of the unroutable ones arrived before it.
+        """
         self._returned = 0
+        self._batch_channel.exchange_declare(exchange=self.broker.exchange, passive=True)
         self._connection.process_data_events(time_limit=0)  # dispatches the returns
         return self._returned
 
@@ -197,6 +216,20 @@ class Publisher:
         self._batch_channel = None
         if connection is not None:
             _close_quietly(connection)
+
+
+def unencodable(properties: Any) -> str:
+    """Why pika could not encode these properties ("" if it can).
+
+    Checked before publishing: pika sends the method frame before it encodes
+    the properties, so a failure there would leave the connection half-way
+    through a message, broken for everything after it.
+    """
+    try:
+        properties.encode()
+    except Exception as exc:  # pika raises several kinds (unsupported type, too long, range)
+        return f"the message's properties cannot be sent: {type(exc).__name__}: {exc}"[:300]
+    return ""
 
 
 def _close_quietly(connection: Any) -> None:

@@ -72,8 +72,9 @@ class TrackedBurst:
     receivers: Mapping[int, ReceiverView]
     sent: int = 0  # published so far (routed or not)
     unroutable: int = 0
-    failed: int = 0
     done: bool = False
+    cancelled: bool = False
+    error: str = ""  # why it stopped early
     got: dict[int, int] = field(default_factory=dict)  # pane number -> copies received
     slowest: dict[int, float] = field(default_factory=dict)
 
@@ -133,7 +134,8 @@ class DeliveryTracker:
     def published(
         self, seq: int, preview: str, receivers: Mapping[int, ReceiverView], at: float
     ) -> TrackedMessage:
-        message = TrackedMessage(seq, preview, at, dict(receivers))
+        # ``receivers`` is kept, not copied: the caller passes one it never mutates.
+        message = TrackedMessage(seq, preview, at, receivers)
         self._messages[seq] = message
         while len(self._messages) > self.limit:
             self._messages.popitem(last=False)
@@ -149,7 +151,7 @@ class DeliveryTracker:
     def burst_started(
         self, first: int, count: int, receivers: Mapping[int, ReceiverView], at: float
     ) -> TrackedBurst:
-        burst = TrackedBurst(first, count, at, dict(receivers))
+        burst = TrackedBurst(first, count, at, receivers)
         self._bursts.append(burst)
         del self._bursts[:-MAX_BURSTS]
         self.version += 1
@@ -258,12 +260,16 @@ class DeliveryTracker:
 
     def burst_summary(self, burst: TrackedBurst) -> str:
         last = burst.first + burst.count - 1
-        routed = burst.sent - burst.unroutable - burst.failed
+        routed = burst.sent - burst.unroutable
         text = f"burst #{burst.first}..#{last}: {burst.sent:,}/{burst.count:,} sent"
+        if not burst.done:
+            text += " (publishing…)"
+        elif burst.error:
+            text += f", stopped: {burst.error}"
+        elif burst.cancelled and burst.sent < burst.count:
+            text += ", cancelled"
         if burst.unroutable:
             text += f", {burst.unroutable:,} unroutable"
-        if burst.failed:
-            text += f", {burst.failed:,} not sent"
         parts = []
         for number in sorted(burst.receivers):
             part = f"R{number} {burst.got.get(number, 0):,}/{routed:,}"

@@ -24,6 +24,7 @@ from textual.containers import Container, Horizontal
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, ProgressBar, Static
 
 from ..amqp.broker import EXCHANGE_TYPE
@@ -53,7 +54,7 @@ BUSY_PAINT_INTERVAL = 1.0  # a busy pane is painted about once a second (see ben
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
 QUIT_JOIN_TIMEOUT = 1.5  # all workers together, so quitting stays under 2 s
 NOTE_DEDUP_SECONDS = 10.0  # receivers reporting the same repair within this count once
-TRACKING_REFRESH = 0.25  # seconds between redraws of what tracking shows
+TRACKING_REFRESH = 1.0  # seconds between redraws of what tracking shows, under load
 _OUTCOMES = {
     PublishStatus.ROUTED: Outcome.ROUTED,
     PublishStatus.UNROUTABLE: Outcome.UNROUTABLE,
@@ -97,15 +98,18 @@ class FanoutApp(App[None]):
         # Every receiver thread started and not yet seen dead; kept here rather than
         # found through the panes, which are gone from the DOM by the time of unmount.
         self._receiver_threads: list[ReceiverWorker] = []
+        self._panes: list[ReceiverPane] = []  # in grid order
         self._pending: dict[int, str] = {}  # seq -> text, until its result arrives
         self._status_text = ""
         self._shutting_down = False
         self._wake_pending = False  # a drain is scheduled from a worker's wake-up
         self._last_note: tuple[str, float] = ("", 0.0)
         self.tracker = DeliveryTracker()
-        self._shown_seq: int | None = None  # the message the result line follows
+        # What the result line follows: the last message typed, or the last burst.
+        self._shown: int | TrackedBurst | None = None
         self._tracking_drawn = (-1, 0.0)  # tracker version and time last drawn
         self._views_changed = False  # a receiver changed state since then
+        self._views: dict[int, ReceiverView] | None = None  # see receiver_views()
         self.burst: BurstWorker | None = None
         self._burst_record: TrackedBurst | None = None
 
@@ -205,17 +209,28 @@ class FanoutApp(App[None]):
 
     @property
     def panes(self) -> list[ReceiverPane]:
-        return list(self.query(ReceiverPane))
+        # Kept as a list rather than queried: a DOM query walks every widget and
+        # matches selectors, which at 30 drains a second with 8 panes was a
+        # quarter of the UI thread's time under a burst (profiled).
+        return list(self._panes)
 
     def receiver_views(self) -> dict[int, ReceiverView]:
-        """Every receiver as the app last saw it: what tracking compares with."""
-        return {p.number: (p.state.state, p.state.queue) for p in self.panes}
+        """Every receiver as the app last saw it: what tracking compares with.
+
+        One dict shared until a receiver changes (never mutated): every tracked
+        message keeps a reference, and 10,000 copies of 64 entries would not be small.
+        """
+        if self._views is None:
+            self._views = {p.number: (p.state.state, p.state.queue) for p in self._panes}
+        return self._views
 
     def target_pane(self) -> ReceiverPane | None:
         """The focused pane, else the newest (what palette commands act on)."""
-        focused = self.focused
-        if isinstance(focused, ReceiverPane):
-            return focused
+        node = self.focused
+        while node is not None:  # the pane itself, or something inside it
+            if isinstance(node, ReceiverPane):
+                return node
+            node = node.parent if isinstance(node.parent, Widget) else None
         panes = self.panes
         return panes[-1] if panes else None
 
@@ -230,13 +245,15 @@ class FanoutApp(App[None]):
             return None
         number = self._next_number
         self._next_number += 1
-        mailbox = Mailbox(max_deliveries=self.settings.scrollback)
+        mailbox = Mailbox(max_deliveries=self.settings.scrollback, origin=self.publisher.origin)
         mailbox.waker = self._wake_from_thread
         worker = ReceiverWorker(self.broker, mailbox, name=f"R{number}")
         pane = ReceiverPane(
             number, worker, scrollback=self.settings.scrollback, origin=self.publisher.origin
         )
         self.query_one("#grid").mount(pane)
+        self._panes.append(pane)
+        self._views = None
         self._receiver_threads.append(worker)
         worker.start()
         self._relayout()
@@ -245,6 +262,9 @@ class FanoutApp(App[None]):
     async def remove_receiver(self, pane: ReceiverPane) -> None:
         pane.worker.request_stop()  # never join here: the UI must not wait on the network
         was_focused = pane.has_focus
+        if pane in self._panes:
+            self._panes.remove(pane)
+            self._views = None
         await pane.remove()
         self._relayout()
         if was_focused:
@@ -268,8 +288,10 @@ class FanoutApp(App[None]):
         self.toggle_pause(target)
 
     def toggle_pause(self, pane: ReceiverPane) -> None:
-        # The worker acts on it between waits and reports PAUSED / CONSUMING.
+        # The worker acts on it between waits and reports PAUSED / CONSUMING;
+        # until then the border says it was asked for.
         pane.worker.set_paused(not pane.worker.pause_requested)
+        pane.refresh_titles()
 
     @on(ReceiverPane.PauseToggled)
     def _pause_toggled(self, event: ReceiverPane.PauseToggled) -> None:
@@ -294,7 +316,7 @@ class FanoutApp(App[None]):
         seq = self.publisher.publish(event.text.encode("utf-8"))
         self._pending[seq] = event.text
         self.tracker.published(seq, _quote(event.text), self.receiver_views(), time.time())
-        self._shown_seq = seq
+        self._shown = seq
         self._show_tracked()
 
     def _on_result(self, result: PublishResult) -> None:
@@ -305,8 +327,18 @@ class FanoutApp(App[None]):
             self.query_one(PublishInput).restore(text)
 
     def _show_tracked(self) -> None:
-        """The result line: the last message typed, who got it, how late; live."""
-        message = self.tracker.get(self._shown_seq) if self._shown_seq is not None else None
+        """The result line: the last message published, who got it, how late; live."""
+        if isinstance(self._shown, TrackedBurst):
+            burst = self._shown
+            if burst.error:
+                kind = "error"
+            elif burst.unroutable or (burst.cancelled and burst.sent < burst.count):
+                kind = "warning"
+            else:
+                kind = "ok" if burst.done else ""
+            self._show_result(self.tracker.burst_summary(burst), kind)
+            return
+        message = self.tracker.get(self._shown) if self._shown is not None else None
         if message is None:
             return
         text = self.tracker.summary(message, self.receiver_views(), self.broker.exchange)
@@ -326,8 +358,8 @@ class FanoutApp(App[None]):
     def _show_result(self, text: str, kind: str) -> None:
         result = self.query_one("#result", Static)
         content = Content(sanitize(text, 1000))
-        if result.visual != content:  # an update lays out the screen: only on change
-            result.update(content)
+        if result.visual != content:  # a repaint, only on change; its size is fixed
+            result.update(content, layout=False)
         result.set_classes(kind)
 
     # The drain timer -----------------------------------------------------------
@@ -350,29 +382,25 @@ class FanoutApp(App[None]):
     def _drain_panes(self) -> None:
         now = time.monotonic()
         painted_busy = False
-        origin = self.publisher.origin
         received = self.tracker.received
-        for pane in self.panes:
+        for pane in self._panes:
             mailbox = pane.mailbox
+            # Tracking sees every copy of this app's messages, even those of a
+            # pane too busy to show them yet (a short deque drained every tick),
+            # and before the pane's state changes, so a reconnect does not count
+            # as missed what arrived just before it.
+            tracked = mailbox.drain_tracked()
+            if tracked:
+                number = pane.number
+                for seq, latency in tracked:
+                    received(number, seq, latency)
             for event in mailbox.drain_events():
                 self._views_changed = True  # what tracking shows depends on the states
+                self._views = None
                 self._count_missed(pane, event)
                 pane.set_state(event)
                 if event.note:
                     self._note_for_all(event.note, now)
-            # Latency and tracking see every stamped delivery, even those of a
-            # pane too busy to show them yet (a short deque drained every tick).
-            timed = mailbox.drain_timed()
-            if timed:
-                latencies = []
-                number = pane.number
-                for delivery in timed:
-                    latency = delivery.latency
-                    if latency is not None:
-                        latencies.append(latency)
-                        if delivery.origin == origin and (seq := delivery.seq) is not None:
-                            received(number, seq, latency)
-                pane.add_latencies(latencies)
             if pane.busy_until > now and (painted_busy or now < pane.next_paint):
                 # Not this busy pane's turn: its deliveries wait in the mailbox,
                 # which is bounded like the pane, so nothing grows meanwhile. Its
@@ -398,11 +426,12 @@ class FanoutApp(App[None]):
                 painted_busy = True
         for result in self.publisher.drain_results():
             self._on_result(result)
+        self._sync_burst()
         changed = self._views_changed or self.tracker.version != self._tracking_drawn[0]
         if changed and (
             now - self._tracking_drawn[1] >= TRACKING_REFRESH
             or self._tracking_drawn[0] < 0
-            or not any(p.busy_until > now for p in self.panes)
+            or not any(p.busy_until > now for p in self._panes)
         ):
             self._draw_tracking(now)
 
@@ -496,6 +525,7 @@ class FanoutApp(App[None]):
 
     def action_bindings(self) -> None:
         if isinstance(self.screen, BindingsScreen):
+            self.screen.dismiss()  # ctrl+b again closes it
             return
         self.push_screen(
             BindingsScreen(self.broker.exchange, self.settings.management(), self._own_queues)
@@ -527,6 +557,10 @@ class FanoutApp(App[None]):
         except ExportError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return
+        except Exception as exc:  # a record that cannot be written: say so, never a traceback
+            reason = sanitize(f"export failed: {type(exc).__name__}: {exc}", 300)
+            self.call_from_thread(self.notify, reason, severity="error", markup=False)
+            return
         self.call_from_thread(
             self.notify, f"Exported {count:,} messages to {path}", markup=False, timeout=10
         )
@@ -541,7 +575,8 @@ class FanoutApp(App[None]):
         self.push_screen(PropertiesScreen(self.publisher.properties), chosen)
 
     def action_burst(self) -> None:
-        if self.burst is not None and not self.burst.finished:
+        self._show_burst()  # a burst that just finished is wrapped up first
+        if self.burst is not None:
             self.notify("A burst is running; Escape cancels it.", markup=False)
             return
         text = self.query_one(PublishInput).value
@@ -560,7 +595,7 @@ class FanoutApp(App[None]):
             rate=request.rate,
             properties=self.publisher.properties,
         )
-        self._burst_record = self.tracker.burst_started(
+        self._burst_record = self._shown = self.tracker.burst_started(
             first, request.count, self.receiver_views(), time.time()
         )
         self.query_one("#burst-progress", ProgressBar).update(total=request.count, progress=0)
@@ -570,30 +605,30 @@ class FanoutApp(App[None]):
         self.refresh_bindings()
 
     def _show_burst(self) -> None:
+        """The progress bar, once a second; the record is kept current by _sync_burst."""
+        self._sync_burst()
+        burst = self.burst
+        if burst is None:
+            return
+        self.query_one("#burst-progress", ProgressBar).update(progress=burst.sent)
+        label = f"burst {burst.sent:,}/{burst.count:,} · Escape cancels"
+        self.query_one("#burst-label", Static).update(Content(label), layout=False)
+
+    def _sync_burst(self) -> None:
+        """Copy the burst thread's counters into its record (a few ints, every drain)."""
         burst, record = self.burst, self._burst_record
         if burst is None or record is None:
             return
-        record.sent, record.unroutable = burst.sent, burst.unroutable
-        label = f"burst {burst.sent:,}/{burst.count:,}"
+        if (record.sent, record.unroutable) != (burst.sent, burst.unroutable):
+            record.sent, record.unroutable = burst.sent, burst.unroutable
+            self.tracker.version += 1
         if burst.finished:
-            record.done = True
+            record.done, record.cancelled, record.error = True, burst.cancelled, burst.error or ""
+            self.tracker.version += 1
             self.burst = None
             self.query_one("#burst").display = False
             self.refresh_bindings()
-            if burst.error:
-                label = f"{label} — stopped: {burst.error}"
-                kind = "error"
-            elif burst.cancelled and burst.sent < burst.count:
-                label = f"{label} — cancelled"
-                kind = "warning"
-            else:
-                label = f"{label} published"
-                kind = "ok"
-            self._show_result(f"{label} · {self.tracker.burst_summary(record)}", kind)
-            self.tracker.version += 1
-            return
-        self.query_one("#burst-progress", ProgressBar).update(progress=burst.sent)
-        self.query_one("#burst-label", Static).update(Content(f"{label} · Escape cancels "))
+            self._show_tracked()  # the outcome at once, not at the next redraw
 
     def action_cancel_burst(self) -> None:
         if self.burst is not None:

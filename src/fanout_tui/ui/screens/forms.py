@@ -59,10 +59,16 @@ def parse_rate(text: str) -> float | None:
 
 
 def parse_headers(text: str) -> dict[str, Any]:
-    """``key=value, other=value`` or a JSON object of simple values."""
+    """``key=value, other=value`` (values as text) or a JSON object of simple values.
+
+    Only what AMQP tables carry and pika encodes: text, booleans and integers
+    in the signed 64-bit range (a JSON number with a fraction is kept as text);
+    names up to 255 bytes.
+    """
     text = text.strip()
     if not text:
         return {}
+    headers: dict[str, Any] = {}
     if text.startswith("{"):
         try:
             value = json.loads(text)
@@ -71,19 +77,36 @@ def parse_headers(text: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise FormError("headers must be a JSON object")
         for key, item in value.items():
-            if not isinstance(item, str | int | float | bool):
+            if isinstance(item, float):
+                item = repr(item)  # pika cannot encode floats; keep the number as text
+            elif (
+                isinstance(item, int)
+                and not isinstance(item, bool)
+                and not (-(2**63) <= item < 2**63)
+            ):
+                raise FormError(f"header {sanitize(key, 40)!r}: the number is too large")
+            elif not isinstance(item, str | int | bool):
                 raise FormError(f"header {sanitize(key, 40)!r}: only text, numbers and booleans")
-        return value
-    headers: dict[str, Any] = {}
-    for part in text.split(","):
-        key, sep, item = part.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise FormError(
-                f"write headers as key=value, separated by commas: {sanitize(part, 40)!r}"
-            )
-        headers[key] = item.strip()
+            headers[key] = item
+    else:
+        for part in text.split(","):
+            key, sep, item = part.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                shown = sanitize(part, 40)
+                raise FormError(f"write headers as key=value, separated by commas: {shown!r}")
+            headers[key] = item.strip()
+    for key in headers:
+        if len(key.encode("utf-8")) > 255:
+            raise FormError(f"header name {sanitize(key, 40)!r}… is longer than 255 bytes")
     return headers
+
+
+def parse_content_type(text: str) -> str | None:
+    text = text.strip()
+    if len(text.encode("utf-8")) > 255:
+        raise FormError("the content type is longer than 255 bytes")
+    return text or None
 
 
 def describe_properties(props: MessageProperties) -> str:
@@ -122,7 +145,7 @@ class BurstScreen(_Form):
             yield Input(self._text, id="burst-text")
             yield Label(f"How many (1 to {MAX_BURST:,})")
             yield Input("1000", id="burst-count")
-            yield Label("Messages per second (blank: as fast as confirms allow)")
+            yield Label("Messages per second (blank: as fast as the broker takes them)")
             yield Input("", id="burst-rate", placeholder="as fast as possible")
             yield Static(classes="form-error")
             with Horizontal(classes="form-buttons"):
@@ -175,10 +198,10 @@ class PropertiesScreen(_Form):
     def _accept(self) -> None:
         try:
             headers = parse_headers(self.query_one("#prop-headers", Input).value)
+            content_type = parse_content_type(self.query_one("#prop-content-type", Input).value)
         except FormError as exc:
             self._error(str(exc))
             return
-        content_type = self.query_one("#prop-content-type", Input).value.strip() or None
         mode = self.query_one("#prop-delivery-mode", Select).value
         self.dismiss(
             MessageProperties(

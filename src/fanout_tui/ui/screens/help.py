@@ -20,15 +20,25 @@ one from another program), the time it arrived and its body with control charact
 escaped; the title names the pane's queue and the bottom border counts what it received.
 
 [b]Keys[/b]
-  [b]Enter[/b]        publish the typed message
+  [b]Enter[/b]        publish the typed message; the line below says which receivers got it
   [b]Up / Down[/b]    recall earlier messages (kept across runs)
   [b]ctrl+n[/b]       add a receiver (also the [b]+ receiver[/b] control)
   [b]ctrl+r[/b]       remove the focused receiver, or the newest (also ✕ on each pane)
   [b]Tab[/b]          move focus between the input and the panes
-  [b]PgUp / PgDn[/b]  scroll a focused pane; [b]End[/b] follows the newest again
-  [b]ctrl+p[/b]       command palette
+  [b]ctrl+l[/b]       delivery log: per message, who got it and how late, who did not and why
+  [b]ctrl+b[/b]       the exchange's bindings (management API, else this app's own)
+  [b]ctrl+p[/b]       command palette: burst, publish properties, export, pause/resume…
   [b]? / F1[/b]       this help
   [b]ctrl+q[/b]       quit (stops every receiver; their queues are deleted)
+
+[b]On a focused pane[/b]
+  [b]space[/b]        pause / resume: the consumer is cancelled, the queue keeps filling
+               (a click on the state in its bottom border does the same)
+  [b]Up / Down[/b]    select a message; [b]Enter[/b] (or a click) opens its details
+  [b]PgUp / PgDn[/b]  scroll; [b]Home[/b] oldest; [b]End[/b] / [b]Escape[/b] follow the newest
+  typing           goes to the input
+
+While a burst runs, [b]Escape[/b] cancels it.
 
 Press Escape to close."""
 

@@ -35,7 +35,6 @@ from ...amqp.tracking import ms
 
 PREVIEW_CHARS = 300  # a pane line is a preview; the full body lives in the delivery
 _STRIP_CACHE = 512  # styled lines kept per pane: a few screens' worth
-LATENCY_WINDOW = 1000  # latencies the p50/p99 are taken over (the most recent)
 RATE_HISTORY = 60  # seconds of rate in the sparkline
 
 # Our own markup, parsed once; the clicks run the pane's actions.
@@ -74,8 +73,11 @@ class StatsLine(Widget):
         return self._text
 
 
-class MessageView(ScrollView):
-    """The pane's lines, newest at the bottom, with an optional selected line."""
+class MessageView(ScrollView, can_focus=False):
+    """The pane's lines, newest at the bottom, with an optional selected line.
+
+    Not focusable: the pane is, so its keys, pause and palette commands act on it.
+    """
 
     COMPONENT_CLASSES = {
         "message-view--seq",
@@ -330,8 +332,7 @@ class ReceiverPane(Widget, can_focus=True):
         self._rate = 0.0
         self._rate_mark: tuple[float, int] | None = None
         self.rates: deque[float] = deque([0.0], maxlen=RATE_HISTORY)
-        self.latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
-        self._latency_changed = False
+        self._latency_seen = 0  # mailbox.stamped when the stats line was drawn
         self._last_marker = ""
         self._was_consuming = False
         # When this pane's messages last counted as missed (see FanoutApp).
@@ -380,14 +381,11 @@ class ReceiverPane(Widget, can_focus=True):
         self.view.append(items)
         self.dirty = True  # the app decides when to paint (see FanoutApp._drain)
 
-    def add_latencies(self, latencies: list[float]) -> None:
-        self.latencies.extend(latencies)
-        self._latency_changed = True
-        self.dirty = True
-
     def set_received(self, count: int) -> None:
         if count != self.received:
             self.received = count
+            self.dirty = True
+        if self.mailbox.stamped != self._latency_seen:
             self.dirty = True
 
     def paint(self) -> None:
@@ -395,16 +393,19 @@ class ReceiverPane(Widget, can_focus=True):
         self.dirty = False
         self.view.sync()
         self._update_titles()
-        if self._latency_changed:
-            self._latency_changed = False
-            self.stats.set_text(self.latency_text())
+        stamped = self.mailbox.stamped
+        if stamped != self._latency_seen:
+            self._latency_seen = stamped
+            self.stats.set_text(self.latency_text(self.mailbox.recent_latencies()))
 
-    def latency_text(self) -> str:
-        if not self.latencies:
+    @staticmethod
+    def latency_text(latencies: list[float]) -> str:
+        """Last, p50 and p99 of the publish-to-receive latencies (the latest 1,000)."""
+        if not latencies:
             return "latency: none stamped yet"
-        ordered = sorted(self.latencies)
+        ordered = sorted(latencies)
         return (
-            f"{ms(self.latencies[-1])} · p50 {ms(percentile(ordered, 0.5))} · "
+            f"{ms(latencies[-1])} · p50 {ms(percentile(ordered, 0.5))} · "
             f"p99 {ms(percentile(ordered, 0.99))}"
         )
 
@@ -432,10 +433,13 @@ class ReceiverPane(Widget, can_focus=True):
         Only marks the pane dirty: the border shows the new rate at the next paint,
         which the app staggers across busy panes.
         """
+        # The mailbox's count, not the pane's: a busy pane is drained only about
+        # once a second, which would make some seconds look empty.
+        received = self.mailbox.received
         mark = self._rate_mark
-        self._rate_mark = (now, self.received)
+        self._rate_mark = (now, received)
         if mark is not None and now > mark[0]:
-            rate = (self.received - mark[1]) / (now - mark[0])
+            rate = (received - mark[1]) / (now - mark[0])
             self.rates.append(rate)
             if rate or any(self.rates):
                 self.sparkline.data = list(self.rates)
@@ -479,6 +483,10 @@ class ReceiverPane(Widget, can_focus=True):
             subtitle = f"{counts} · failed: {sanitize(self.state.detail, 200)}"
         else:
             subtitle = f"{counts} · {state.value}"
+        wanted = self.worker.pause_requested
+        if wanted != (state is WorkerState.PAUSED):
+            # Asked for and not done yet (or not possible until reconnected).
+            subtitle += " · pausing…" if wanted else " · resuming…"
         if subtitle != self._subtitle:
             self._subtitle = subtitle
             if state in (WorkerState.CONSUMING, WorkerState.PAUSED):
@@ -493,6 +501,9 @@ class ReceiverPane(Widget, can_focus=True):
             self._state_classes = classes
             self.set_class(classes[0], "-paused")
             self.set_class(classes[1] and not classes[0], "-not-consuming")
+
+    def refresh_titles(self) -> None:
+        self._update_titles()
 
     # Actions -------------------------------------------------------------------
     def action_follow(self) -> None:
@@ -510,10 +521,9 @@ class ReceiverPane(Widget, can_focus=True):
         self.view.move_cursor(delta)
 
     def action_open_selected(self) -> None:
-        delivery = self.view.selected()
-        if delivery is None:
+        if self.view.cursor_index is None:
             self.view.move_cursor(-1)  # nothing selected yet: select the newest first
-            delivery = self.view.selected()
+        delivery = self.view.selected()  # None on a marker line: nothing to open
         if delivery is not None:
             self.post_message(self.DetailRequested(self, delivery))
 
