@@ -406,6 +406,26 @@ def test_publisher_properties_can_be_set_and_the_stamp_wins(
     assert text(delivered.headers[ORIGIN_HEADER]) == publisher.origin
 
 
+def test_properties_pika_cannot_encode_fail_that_message_and_the_connection_lives_on(
+    broker: BrokerSettings, pika_connection: pika.BlockingConnection, exchange: str
+) -> None:
+    channel, queue = bind_tutorial_queue(pika_connection, exchange)
+    publisher = Publisher(broker)
+    try:
+        publisher.connect()
+        bad = publisher.publish(1, b"x", MessageProperties(headers={"ratio": 0.5}))
+        long_type = publisher.publish(2, b"x", MessageProperties(content_type="t" * 300))
+        good = publisher.publish(3, b"fine", MessageProperties())
+    finally:
+        publisher.close()
+    assert bad.status is PublishStatus.FAILED
+    assert "cannot be sent" in bad.reason and "\n" not in bad.reason
+    assert long_type.status is PublishStatus.FAILED
+    assert good.status is PublishStatus.ROUTED
+    [(_, _, body)] = consume(pika_connection, channel, queue)
+    assert body == b"fine"
+
+
 def test_publisher_unroutable_when_no_queue_is_bound(
     broker: BrokerSettings, pika_connection: pika.BlockingConnection, exchange: str
 ) -> None:

@@ -1,0 +1,61 @@
+"""What the palette's forms accept, and the one-line reasons for what they do not."""
+
+from __future__ import annotations
+
+import pytest
+
+from fanout_tui.amqp.publisher import MessageProperties
+from fanout_tui.ui.screens.forms import (
+    FormError,
+    describe_properties,
+    parse_content_type,
+    parse_count,
+    parse_headers,
+    parse_rate,
+)
+
+
+def test_counts_and_rates() -> None:
+    assert parse_count("10,000") == 10_000
+    assert parse_count(" 1_000_000 ") == 1_000_000
+    for bad in ("0", "1000001", "ten", ""):
+        with pytest.raises(FormError):
+            parse_count(bad)
+    assert parse_rate("") is None
+    assert parse_rate("2.5") == 2.5
+    for bad in ("0", "-3", "fast", "inf", "nan"):
+        with pytest.raises(FormError):
+            parse_rate(bad)
+
+
+def test_headers_as_pairs_or_json_of_what_amqp_tables_carry() -> None:
+    assert parse_headers("") == {}
+    assert parse_headers("team=ops, build = 7") == {"team": "ops", "build": "7"}
+    assert parse_headers('{"n": 7, "ok": true, "who": "x", "ratio": 0.5}') == {
+        "n": 7,
+        "ok": True,
+        "who": "x",
+        "ratio": "0.5",  # pika cannot encode floats: kept as text
+    }
+    for bad, reason in (
+        ("novalue", "key=value"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "key=value"),
+        ('["a"]', "key=value"),
+        ('{"a": [1]}', "only text, numbers and booleans"),
+        ('{"a": null}', "only text, numbers and booleans"),
+        ('{"big": 9223372036854775808}', "too large"),
+        ("k" * 256 + "=v", "longer than 255 bytes"),
+    ):
+        with pytest.raises(FormError, match=reason):
+            parse_headers(bad)
+
+
+def test_content_type_and_the_description() -> None:
+    assert parse_content_type("  ") is None
+    with pytest.raises(FormError, match="255 bytes"):
+        parse_content_type("x" * 256)
+    props = MessageProperties("application/json", 2, {"a": "\x1b[2J"})
+    text = describe_properties(props)
+    assert text.startswith("application/json, persistent, headers a=")
+    assert "\x1b" not in text
