@@ -41,9 +41,9 @@ def _fix_measurements(app: FanoutApp) -> None:
     app.tracker.version += 1
     for pane in app.panes:
         pane.rates.clear()
-        pane.sparkline.data = [0.0, 0.0, 2.0, 1.0, 0.0, 1.0]
         pane.tick_rate(0.0)
         pane.paint()
+        pane.sparkline.data = [0.0, 0.0, 2.0, 1.0, 0.0, 1.0]
         pane.stats.set_text(pane.latency_text([0.0012, 0.0018, 0.0031]))
 
 

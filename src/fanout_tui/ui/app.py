@@ -54,6 +54,7 @@ BUSY_PAINT_INTERVAL = 1.0  # a busy pane is painted about once a second (see ben
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
 QUIT_JOIN_TIMEOUT = 1.5  # all workers together, so quitting stays under 2 s
 NOTE_DEDUP_SECONDS = 10.0  # receivers reporting the same repair within this count once
+LATE_DRAIN = 2.5 * DRAIN_INTERVAL  # a drain this long after the last means the loop is behind
 TRACKING_REFRESH = 1.0  # seconds between redraws of what tracking shows, under load
 _OUTCOMES = {
     PublishStatus.ROUTED: Outcome.ROUTED,
@@ -103,6 +104,7 @@ class FanoutApp(App[None]):
         self._status_text = ""
         self._shutting_down = False
         self._wake_pending = False  # a drain is scheduled from a worker's wake-up
+        self._last_drain = 0.0
         self._last_note: tuple[str, float] = ("", 0.0)
         self.tracker = DeliveryTracker()
         # What the result line follows: the last message typed, or the last burst.
@@ -381,7 +383,14 @@ class FanoutApp(App[None]):
 
     def _drain_panes(self) -> None:
         now = time.monotonic()
-        painted_busy = False
+        # Back-pressure: when this drain comes late, the event loop is behind
+        # (the screen has yet to catch up with earlier paints), so no busy pane
+        # is painted this time. Otherwise several panes' paints pile up before
+        # one screen update, Textual repaints the bounding box of them all, the
+        # loop falls further behind: seconds-long stalls with 32 panes (measured).
+        late = now - self._last_drain > LATE_DRAIN
+        self._last_drain = now
+        painted_busy = late
         received = self.tracker.received
         for pane in self._panes:
             mailbox = pane.mailbox

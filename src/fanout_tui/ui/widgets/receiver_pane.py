@@ -332,6 +332,7 @@ class ReceiverPane(Widget, can_focus=True):
         self._rate = 0.0
         self._rate_mark: tuple[float, int] | None = None
         self.rates: deque[float] = deque([0.0], maxlen=RATE_HISTORY)
+        self._rates_changed = False
         self._latency_seen = 0  # mailbox.stamped when the stats line was drawn
         self._last_marker = ""
         self._was_consuming = False
@@ -393,6 +394,9 @@ class ReceiverPane(Widget, can_focus=True):
         self.dirty = False
         self.view.sync()
         self._update_titles()
+        if self._rates_changed:
+            self._rates_changed = False
+            self.sparkline.data = list(self.rates)
         stamped = self.mailbox.stamped
         if stamped != self._latency_seen:
             self._latency_seen = stamped
@@ -442,7 +446,11 @@ class ReceiverPane(Widget, can_focus=True):
             rate = (received - mark[1]) / (now - mark[0])
             self.rates.append(rate)
             if rate or any(self.rates):
-                self.sparkline.data = list(self.rates)
+                # Drawn at the next paint, not now: every pane's sparkline changing
+                # in the same frame repaints the bounding box of them all, i.e. the
+                # whole grid, once a second (a stall of seconds with 32 panes).
+                self._rates_changed = True
+                self.dirty = True
             if round(rate) != round(self._rate):
                 self._rate = rate
                 self.dirty = True
