@@ -273,6 +273,12 @@ async def test_a_10000_message_burst_is_counted_exactly_and_keys_stay_responsive
         for n in range(1, 5):
             assert f"R{n} 10,000/10,000" in result_text(app)
         assert not app.query_one("#burst").display
+        # The delivery log lists the burst as one line with per-receiver counts.
+        await pilot.press("ctrl+l")
+        log = app.query_one(DeliveryLog)
+        await until(pilot, lambda: any(line.startswith("burst #") for line in log.lines))
+        (line,) = [line for line in log.lines if line.startswith("burst #")]
+        assert ": 10,000/10,000 sent · R1 10,000/10,000" in line
 
 
 async def test_escape_cancels_a_burst(broker_url: str, exchange: str) -> None:

@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -172,7 +173,7 @@ class FanoutApp(App[None]):
         self.set_interval(1.0, self._every_second)
         self.query_one(PublishInput).focus()
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Add receiver", "Start another receiver pane", self.action_add_receiver)
         yield SystemCommand(

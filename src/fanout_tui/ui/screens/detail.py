@@ -116,7 +116,7 @@ class BodyView(ScrollView, can_focus=True):
         "body-view--marker",
         "body-view--note",
     }
-    _PARTS = ("text", "key", "string", "number", "literal", "punct")
+    _PARTS: tuple[str, ...] = ("text", "key", "string", "number", "literal", "punct")
     _PARTS += ("offset", "bytes", "ascii", "marker", "note")
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -53,7 +53,12 @@ class DeliveryLog(ScrollView, can_focus=True):
         for message in tracker.recent(SHOWN):
             entries.append((message.seq, self._message_lines(tracker, message, current, exchange)))
         for burst in tracker.bursts:
-            kind = "ok" if burst.done and not burst.failed else "partial"
+            if burst.error:
+                kind = "error"
+            elif burst.done and not burst.unroutable and not burst.cancelled:
+                kind = "ok"
+            else:
+                kind = "partial"
             entries.append((burst.first, [(tracker.burst_summary(burst), kind)]))
         entries.sort(key=lambda entry: entry[0])
         for _seq, entry in entries:

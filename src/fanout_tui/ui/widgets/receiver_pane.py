@@ -60,8 +60,8 @@ class StatsLine(Widget):
     line's size never does, so a refresh is enough.
     """
 
-    def __init__(self, **kwargs: str) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
         self._text = Content("")
 
     def set_text(self, text: str) -> None:
@@ -317,7 +317,8 @@ class ReceiverPane(Widget, can_focus=True):
         self.show_node = len(worker.broker.urls) > 1  # which node, when there is a choice
         self.view = MessageView(scrollback, origin)
         self.stats = StatsLine(classes="pane-stats")
-        self.sparkline = Sparkline([0.0], classes="pane-rate")
+        # Empty until there are two points: Textual draws a single point as a full bar.
+        self.sparkline = Sparkline([], classes="pane-rate")
         self._title_key: tuple[int, str] | None = None
         self._subtitle = ""
         self._state_classes: tuple[bool, bool] | None = None
@@ -396,7 +397,7 @@ class ReceiverPane(Widget, can_focus=True):
         self._update_titles()
         if self._rates_changed:
             self._rates_changed = False
-            self.sparkline.data = list(self.rates)
+            self.sparkline.data = list(self.rates) if len(self.rates) > 1 else []
         stamped = self.mailbox.stamped
         if stamped != self._latency_seen:
             self._latency_seen = stamped
