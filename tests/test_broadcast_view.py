@@ -368,3 +368,21 @@ async def test_quit_during_an_app_burst_is_clean(broker_url: str, exchange: str)
         await pilot.press("ctrl+q")
     assert time.monotonic() - started < 2.0
     assert worker_threads() == []
+
+
+async def test_a_click_on_a_panes_state_pauses_and_resumes_it(
+    broker_url: str, exchange: str
+) -> None:
+    app = make_app(broker_url, exchange, receivers=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app))
+        r1 = pane(app, 1)
+        # The state sits at the right end of the bottom border: "… · 0/s · ⏸ ─╯".
+        state_at = (r1.outer_size.width - 4, r1.outer_size.height - 1)
+        await pilot.click(r1, offset=state_at)
+        await until(pilot, lambda: r1.state.state is WorkerState.PAUSED)
+        assert "paused" in str(r1.border_subtitle)
+        await until(pilot, lambda: "0 waiting" in str(r1.border_subtitle))
+        await pilot.click(r1, offset=state_at)
+        await until(pilot, lambda: r1.state.state is WorkerState.CONSUMING)
+        assert pane(app, 2).state.state is WorkerState.CONSUMING

@@ -312,7 +312,7 @@ async def test_tracking_counts_what_a_receiver_missed_when_its_queue_went(
         )
         await until(pilot, lambda: has_line(victim, "missed 3 of this app's messages", "(#1..#3)"))
         assert other.received == 3
-        assert "R1 lost: its connection dropped before delivery" in result_text(app)
+        assert "R1 lost: its queue was gone before delivery" in result_text(app)
         app.toggle_pause(victim)
         await type_and_publish(pilot, "after")
         await until(pilot, lambda: has_line(victim, "after"))

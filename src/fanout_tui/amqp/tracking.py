@@ -43,7 +43,7 @@ class Fate(enum.Enum):
     GOT = "got"
     PENDING = "not yet"
     WAITING = "paused, waiting in its queue"
-    LOST = "lost: its connection dropped before delivery"
+    LOST = "lost: its queue was gone before delivery"
     NOT_CONNECTED = "not connected"
     NOT_BOUND = "not bound yet"
     REMOVED = "removed"
