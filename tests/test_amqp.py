@@ -746,3 +746,31 @@ def test_a_pause_during_a_burst_loses_nothing(
             raise AssertionError(f"{mailbox.received} received, state {mailbox.state}") from None
         worker.set_paused(False)
         wait_for(lambda: mailbox.received == total, 15)
+
+
+def test_the_mailbox_works_out_latency_and_tracks_only_this_apps_messages(
+    broker: BrokerSettings, broker_url: str, exchange: str
+) -> None:
+    """pika decodes the 64-bit send stamp as a subclass of int; both stamps count."""
+    publisher = Publisher(broker)
+    mailbox = Mailbox(origin=publisher.origin)
+    watch = Watch(mailbox)
+    with running(ReceiverWorker(broker, mailbox)):
+        watch.event(WorkerState.CONSUMING)
+        try:
+            publisher.connect()
+            assert publisher.publish(7, b"ours", MessageProperties()).ok
+        finally:
+            publisher.close()
+        other = Publisher(broker)  # another fanout-tui: stamped, not ours
+        try:
+            other.connect()
+            assert other.publish(8, b"theirs", MessageProperties()).ok
+        finally:
+            other.close()
+        emit_log(broker_url, exchange, "unstamped")
+        watch.received(3)
+    tracked = mailbox.drain_tracked()
+    assert [seq for seq, _ in tracked] == [7]
+    assert 0 <= tracked[0][1] < 5
+    assert mailbox.stamped == 2 and len(mailbox.recent_latencies()) == 2
