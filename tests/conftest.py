@@ -220,3 +220,12 @@ def management_node(
     )
     with contextlib.suppress(ProcessExitedWithError):
         node.stop()
+
+
+@pytest.fixture
+def node_connection(management_node: Any) -> Iterator[pika.BlockingConnection]:
+    """A plain pika program's connection to the management node."""
+    connection = pika.BlockingConnection(pika.URLParameters(management_node.amqp_url))
+    yield connection
+    if connection.is_open:
+        connection.close()

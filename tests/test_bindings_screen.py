@@ -5,7 +5,7 @@ app's own bindings. Names are shown as plain text, never as markup."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pika
@@ -55,14 +55,6 @@ def table_rows(screen: BindingsScreen) -> list[tuple[str, ...]]:
 
 def shown(screen: BindingsScreen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
-
-
-@pytest.fixture
-def node_connection(management_node: Any) -> Iterator[pika.BlockingConnection]:
-    connection = pika.BlockingConnection(pika.URLParameters(management_node.amqp_url))
-    yield connection
-    if connection.is_open:
-        connection.close()
 
 
 async def test_lists_another_programs_queue_as_not_this_apps(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pika
+from helpers import bind_tutorial_queue
 from rich.text import Text
 from test_app import (
     SIZE,
@@ -49,6 +50,16 @@ async def fill_burst_form(pilot: Pilot, app: FanoutApp, count: str, rate: str = 
     app.screen.query_one("#burst-count", Input).value = count
     app.screen.query_one("#burst-rate", Input).value = rate
     await pilot.press("enter")
+
+
+async def open_bindings(pilot: Pilot, app: FanoutApp) -> BindingsScreen:
+    """ctrl+b once every receiver consumes; the panel after its first fetch."""
+    await until(pilot, lambda: all_consuming(app))
+    await pilot.press("ctrl+b")
+    screen = app.screen
+    assert isinstance(screen, BindingsScreen)
+    await until(pilot, lambda: screen.refreshes >= 1)
+    return screen
 
 
 def pane(app: FanoutApp, number: int) -> ReceiverPane:
@@ -148,41 +159,30 @@ async def test_quit_while_paused_is_clean(broker_url: str, exchange: str) -> Non
 
 
 async def test_bindings_panel_lists_this_apps_queues_and_another_programs(
-    management_node: Any, exchange: str
+    management_node: Any, node_connection: pika.BlockingConnection, exchange: str
 ) -> None:
-    other = pika.BlockingConnection(pika.URLParameters(management_node.amqp_url))
-    try:
-        channel = other.channel()
-        channel.exchange_declare(exchange=exchange, exchange_type="fanout")
-        theirs = channel.queue_declare(queue="", exclusive=True).method.queue
-        channel.queue_bind(queue=theirs, exchange=exchange)
-        app = FanoutApp(
-            Settings(
-                urls=(management_node.amqp_url,),
-                exchange=exchange,
-                receivers=2,
-                management_url=management_node.api_url,
-            )
+    _, theirs = bind_tutorial_queue(node_connection, exchange)  # another pika program
+    app = FanoutApp(
+        Settings(
+            urls=(management_node.amqp_url,),
+            exchange=exchange,
+            receivers=2,
+            management_url=management_node.api_url,
         )
-        async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: all_consuming(app))
-            await pilot.press("ctrl+b")
-            screen = app.screen
-            assert isinstance(screen, BindingsScreen)
-            await until(pilot, lambda: screen.refreshes >= 1)
-            table = screen.query_one(DataTable)
-            rows = [
-                tuple(cell.plain if isinstance(cell, Text) else str(cell) for cell in row)
-                for row in (table.get_row_at(i) for i in range(table.row_count))
-            ]
-            owners = {row[1]: row[-1] for row in rows}
-            assert owners[pane(app, 1).state.queue] == "R1"
-            assert owners[pane(app, 2).state.queue] == "R2"
-            assert owners[theirs] == NOT_OURS
-            await pilot.press("escape")
-            assert not isinstance(app.screen, BindingsScreen)
-    finally:
-        other.close()
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_bindings(pilot, app)
+        table = screen.query_one(DataTable)
+        rows = [
+            tuple(cell.plain if isinstance(cell, Text) else str(cell) for cell in row)
+            for row in (table.get_row_at(i) for i in range(table.row_count))
+        ]
+        owners = {row[1]: row[-1] for row in rows}
+        assert owners[pane(app, 1).state.queue] == "R1"
+        assert owners[pane(app, 2).state.queue] == "R2"
+        assert owners[theirs] == NOT_OURS
+        await pilot.press("escape")
+        assert not isinstance(app.screen, BindingsScreen)
 
 
 async def test_bindings_panel_without_the_api_lists_own_bindings_and_says_why(
@@ -191,11 +191,7 @@ async def test_bindings_panel_without_the_api_lists_own_bindings_and_says_why(
     # The session's node has no management plugin: port 15672 does not answer.
     app = make_app(broker_url, exchange, receivers=1)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
-        await pilot.press("ctrl+b")
-        screen = app.screen
-        assert isinstance(screen, BindingsScreen)
-        await until(pilot, lambda: screen.refreshes >= 1)
+        screen = await open_bindings(pilot, app)
         assert "not reachable" in screen.note
         assert any(pane(app, 1).state.queue in row for row in map(str, screen.rows))
 

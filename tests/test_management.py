@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -125,15 +124,6 @@ def test_a_bad_broker_url_cannot_give_a_management_url() -> None:
 
 
 # Against a node with the management plugin -----------------------------------------
-
-
-@pytest.fixture
-def node_connection(management_node: Any) -> Iterator[pika.BlockingConnection]:
-    """A plain pika program's connection to the management node."""
-    connection = pika.BlockingConnection(pika.URLParameters(management_node.amqp_url))
-    yield connection
-    if connection.is_open:
-        connection.close()
 
 
 def test_lists_a_queue_bound_by_another_pika_program(

@@ -18,7 +18,7 @@ from .receiver import STOP_TIMEOUT
 
 MAX_BURST = 1_000_000
 BATCH_SECONDS = 0.05  # a paced burst publishes what is due every this often
-MAX_BATCH = 500  # messages between two barriers (see Publisher.publish_batch)
+MAX_BATCH = 500  # messages between two barriers (see Publisher.settle_batch)
 
 
 def burst_body(text: str, index: int, count: int) -> bytes:

@@ -47,13 +47,16 @@ def _reply_text(text: str) -> str:
     return text.split(" - ", 1)[-1].strip()
 
 
-def _socket_reason(exc: BaseException) -> str | None:
+def socket_reason(exc: BaseException) -> str | None:
+    """Why a network connection failed, in a few words (None: not a socket error)."""
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, socket.gaierror):
         return f"host name not found ({exc.strerror or exc})"
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
-        return f"TLS failed: {getattr(exc, 'reason', None) or exc}"
+        # verify_message says why a certificate was refused ("self-signed certificate").
+        detail = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
+        return f"TLS failed: {detail}"
     if isinstance(exc, TimeoutError | socket.timeout):
         return "timed out"
     if isinstance(exc, OSError):
@@ -118,7 +121,7 @@ def describe_error(exc: BaseException, url: str = "", vhost: str = "/") -> str:
                 f"cannot reach the broker{where}: it accepted the connection but did not "
                 f"complete the handshake in time (wrong port, or TLS expected?); {START_HINT}"
             )
-        reason = _socket_reason(cause)
+        reason = socket_reason(cause)
         if reason:
             return f"cannot reach the broker{where}: {reason}; is RabbitMQ running? ({START_HINT})"
     if isinstance(exc, pex.AMQPConnectionError):

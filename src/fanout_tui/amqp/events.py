@@ -131,7 +131,6 @@ class Mailbox:
         self.stamped = 0  # how many stamped deliveries so far
         # (seq, latency) of messages stamped by ``origin`` (this app), for delivery
         # tracking; drained on every tick, so it stays short, but bounded.
-        self.origin = origin
         self._origins = (origin, origin.encode()) if origin else ()
         self._tracked: deque[tuple[int, float]] = deque(maxlen=max_tracked)
         self.ready = threading.Event()

@@ -97,7 +97,7 @@ def delivery_record(delivery: Delivery, body_cap: int = DEFAULT_BODY_CAP) -> dic
         if getattr(props, name, None) is not None
     }
     properties["headers"] = jsonable(delivery.headers or getattr(props, "headers", None) or {})
-    sent_at = delivery.sent_at
+    sent_at, latency = delivery.sent_at, delivery.latency
     record: dict[str, Any] = {
         "seq": delivery.seq,
         "origin": delivery.origin,
@@ -105,9 +105,7 @@ def delivery_record(delivery: Delivery, body_cap: int = DEFAULT_BODY_CAP) -> dic
         "sent_at_epoch": sent_at,
         "received_at": _iso(delivery.received_at),
         "received_at_epoch": delivery.received_at,
-        "latency_ms": (
-            round((delivery.received_at - sent_at) * 1000, 3) if sent_at is not None else None
-        ),
+        "latency_ms": round(latency * 1000, 3) if latency is not None else None,
         "exchange": delivery.exchange,
         "routing_key": delivery.routing_key,
         "queue": delivery.queue,

@@ -16,7 +16,6 @@ import base64
 import http.client
 import json
 import socket
-import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from .broker import mask_url, vhost_of
 from .display import escape_text
+from .errors import socket_reason
 
 DEFAULT_MANAGEMENT_PORT = 15672
 DEFAULT_TIMEOUT = 2.0
@@ -278,23 +278,17 @@ def _get(settings: ManagementSettings, path: str, timeout: float) -> Any:
 
 
 def _describe_os_error(error: object, timeout: float) -> str:
+    """The HTTP-specific readings first, then the same socket reasons AMQP gives."""
     if isinstance(error, TimeoutError | socket.timeout):
         return f"no answer within {timeout:g} s"
     if isinstance(error, ConnectionRefusedError):
         return "connection refused (is the rabbitmq_management plugin enabled?)"
-    if isinstance(error, socket.gaierror):
-        return f"host not found ({error.strerror or error})"
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return f"TLS certificate not accepted: {error.verify_message or error}"
-    if isinstance(error, ssl.SSLError):
-        return f"TLS error: {error.reason or error}"
     if isinstance(error, ConnectionResetError):
         return "the connection was reset (is this an HTTP port?)"
     if isinstance(error, http.client.RemoteDisconnected | http.client.BadStatusLine):
         return "the server did not answer HTTP (is this the management port?)"
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return str(error) or type(error).__name__
+    reason = socket_reason(error) if isinstance(error, BaseException) else None
+    return reason or str(error) or type(error).__name__
 
 
 def _describe_http_error(exc: urllib.error.HTTPError, settings: ManagementSettings) -> str:

@@ -83,7 +83,7 @@ class Publisher:
         self.url = ""  # masked URL of the node in use
         self._connection: Any = None
         self._channel: Any = None
-        self._batch_channel: Any = None  # no confirms; see publish_batch()
+        self._batch_channel: Any = None  # no confirms; see send_unconfirmed()
         self._returned = 0
 
     @property

@@ -108,6 +108,26 @@ def fate(
     return Fate.PENDING
 
 
+def severity(record: TrackedMessage | TrackedBurst) -> str:
+    """How a record reads at a glance: "error", "warning", "ok", or "" while it is
+    still going out. The result line and the delivery log colour by it."""
+    if isinstance(record, TrackedBurst):
+        if record.error:
+            return "error"
+        if record.unroutable or (record.cancelled and record.sent < record.count):
+            return "warning"
+        return "ok" if record.done else ""
+    outcome = record.outcome
+    if outcome in (Outcome.FAILED, Outcome.NACKED):
+        return "error"
+    if outcome is Outcome.UNROUTABLE:
+        return "warning"
+    if outcome is Outcome.PUBLISHING:
+        return ""
+    got = sum(1 for n in record.got if n in record.receivers)
+    return "warning" if got < len(record.receivers) else "ok"
+
+
 def ms(seconds: float) -> str:
     """A latency as people read it: 0.4 ms, 12 ms, 3.2 s."""
     if seconds < 0:

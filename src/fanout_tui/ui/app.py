@@ -35,7 +35,7 @@ from ..amqp.events import Delivery, Mailbox, StateChange, WorkerState
 from ..amqp.export import ExportError, default_export_path, export_jsonl
 from ..amqp.publisher import MessageProperties, PublisherWorker, PublishResult, PublishStatus
 from ..amqp.receiver import ReceiverWorker
-from ..amqp.tracking import DeliveryTracker, Outcome, ReceiverView, TrackedBurst
+from ..amqp.tracking import DeliveryTracker, Outcome, ReceiverView, TrackedBurst, severity
 from ..history import History
 from ..locations import history_file
 from ..settings import MAX_RECEIVERS, Settings
@@ -108,7 +108,7 @@ class FanoutApp(App[None]):
         self._shutting_down = False
         self._wake_pending = False  # a drain is scheduled from a worker's wake-up
         self._last_drain = 0.0
-        self._busy_count = 0  # busy panes at the last drain
+        self._busy_count = 0  # busy panes after the last drain
         self._last_note: tuple[str, float] = ("", 0.0)
         self.tracker = DeliveryTracker()
         # What the result line follows: the last message typed, or the last burst.
@@ -297,7 +297,7 @@ class FanoutApp(App[None]):
         # The worker acts on it between waits and reports PAUSED / CONSUMING;
         # until then the border says it was asked for.
         pane.worker.set_paused(not pane.worker.pause_requested)
-        pane.refresh_titles()
+        pane.update_titles()
 
     @on(ReceiverPane.PauseToggled)
     def _pause_toggled(self, event: ReceiverPane.PauseToggled) -> None:
@@ -335,31 +335,12 @@ class FanoutApp(App[None]):
     def _show_tracked(self) -> None:
         """The result line: the last message published, who got it, how late; live."""
         if isinstance(self._shown, TrackedBurst):
-            burst = self._shown
-            if burst.error:
-                kind = "error"
-            elif burst.unroutable or (burst.cancelled and burst.sent < burst.count):
-                kind = "warning"
-            else:
-                kind = "ok" if burst.done else ""
-            self._show_result(self.tracker.burst_summary(burst), kind)
+            self._show_result(self.tracker.burst_summary(self._shown), severity(self._shown))
             return
         message = self.tracker.get(self._shown) if self._shown is not None else None
-        if message is None:
-            return
-        text = self.tracker.summary(message, self.receiver_views(), self.broker.exchange)
-        outcome = message.outcome
-        if outcome in (Outcome.FAILED, Outcome.NACKED):
-            kind = "error"
-        elif outcome is Outcome.UNROUTABLE or (
-            outcome is Outcome.ROUTED and len(message.got) < len(message.receivers)
-        ):
-            kind = "warning"
-        elif outcome is Outcome.ROUTED:
-            kind = "ok"
-        else:
-            kind = ""
-        self._show_result(text, kind)
+        if message is not None:
+            text = self.tracker.summary(message, self.receiver_views(), self.broker.exchange)
+            self._show_result(text, severity(message))
 
     def _show_result(self, text: str, kind: str) -> None:
         result = self.query_one("#result", Static)
@@ -422,11 +403,11 @@ class FanoutApp(App[None]):
                 pane.set_state(event)
                 if event.note:
                     self._note_for_all(event.note, now)
-            busy_count += pane.busy_until > now
             if pane.busy_until > now and (painted_busy or now < pane.next_paint):
                 # Not this busy pane's turn: its deliveries wait in the mailbox,
                 # which is bounded like the pane, so nothing grows meanwhile. Its
                 # ``ready`` stays set, so its worker does not wake us either.
+                busy_count += 1
                 continue
             mailbox.ready.clear()  # before draining: a later delivery wakes us again
             deliveries = mailbox.drain_deliveries()
@@ -437,6 +418,7 @@ class FanoutApp(App[None]):
                 pane.window_count += len(deliveries)
                 if pane.window_count > BUSY_WINDOW_COUNT:
                     pane.busy_until = now + hold
+            busy_count += pane.busy_until > now
             pane.set_received(mailbox.received)
             if not pane.dirty:
                 continue
@@ -454,7 +436,7 @@ class FanoutApp(App[None]):
         if changed and (
             now - self._tracking_drawn[1] >= TRACKING_REFRESH
             or self._tracking_drawn[0] < 0
-            or not any(p.busy_until > now for p in self._panes)
+            or busy_count == 0
         ):
             self._draw_tracking(now)
 

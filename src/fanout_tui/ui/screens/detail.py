@@ -277,10 +277,9 @@ class MessageDetailScreen(Screen[None]):
             ),
             _field("size", f"{size:,} byte{'' if size == 1 else 's'}"),
         ]
-        sent_at = delivery.sent_at
-        if sent_at is not None:
-            latency = (delivery.received_at - sent_at) * 1000
-            lines.append(_field("latency", f"{latency:,.1f} ms"))
+        latency = delivery.latency
+        if latency is not None:
+            lines.append(_field("latency", f"{latency * 1000:,.1f} ms"))
         lines.append(_field("redelivered", "yes" if delivery.redelivered else "no"))
         described = describe_properties(delivery)
         properties = [(k, v) for k, v in described if not k.startswith("headers.")]

@@ -120,6 +120,15 @@ def describe_properties(props: MessageProperties) -> str:
 class _Form(ModalScreen[Any]):
     BINDINGS = [Binding("escape", "dismiss_form", "Cancel")]
 
+    def _footer(self, accept: str) -> ComposeResult:
+        """The one-line error (empty until something is wrong) and the two buttons."""
+        yield Static(classes="form-error")
+        yield Horizontal(
+            Button(accept, variant="primary", classes="ok"),
+            Button("Cancel", classes="cancel"),
+            classes="form-buttons",
+        )
+
     def _error(self, text: str) -> None:
         self.query_one(".form-error", Static).update(Content(text))
 
@@ -147,10 +156,7 @@ class BurstScreen(_Form):
             yield Input("1000", id="burst-count")
             yield Label("Messages per second (blank: as fast as the broker takes them)")
             yield Input("", id="burst-rate", placeholder="as fast as possible")
-            yield Static(classes="form-error")
-            with Horizontal(classes="form-buttons"):
-                yield Button("Publish", variant="primary", classes="ok")
-                yield Button("Cancel", classes="cancel")
+            yield from self._footer("Publish")
 
     @on(Input.Submitted)
     @on(Button.Pressed, ".ok")
@@ -188,10 +194,7 @@ class PropertiesScreen(_Form):
             )
             yield Label('Headers: key=value, key2=value2 or a JSON object ({"k": 1})')
             yield Input(headers, id="prop-headers")
-            yield Static(classes="form-error")
-            with Horizontal(classes="form-buttons"):
-                yield Button("Use these", variant="primary", classes="ok")
-                yield Button("Cancel", classes="cancel")
+            yield from self._footer("Use these")
 
     @on(Input.Submitted)
     @on(Button.Pressed, ".ok")

@@ -11,15 +11,23 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...amqp.display import sanitize
-from ...amqp.tracking import DeliveryTracker, Fate, Outcome, ReceiverView, TrackedMessage, ms
+from ...amqp.tracking import (
+    DeliveryTracker,
+    Fate,
+    Outcome,
+    ReceiverView,
+    TrackedBurst,
+    TrackedMessage,
+    ms,
+    severity,
+)
 
 SHOWN = 300  # most recent messages listed
+_REACHED_NONE = (Outcome.UNROUTABLE, Outcome.NACKED, Outcome.FAILED)  # no receivers to list
 
-_KIND = {
-    Outcome.UNROUTABLE: "warning",
-    Outcome.NACKED: "error",
-    Outcome.FAILED: "error",
-}
+
+def _kind(record: TrackedMessage | TrackedBurst) -> str:
+    return severity(record) or "partial"  # still going out: not yet ok
 
 
 class DeliveryLog(ScrollView, can_focus=True):
@@ -53,13 +61,7 @@ class DeliveryLog(ScrollView, can_focus=True):
         for message in tracker.recent(SHOWN):
             entries.append((message.seq, self._message_lines(tracker, message, current, exchange)))
         for burst in tracker.bursts:
-            if burst.error:
-                kind = "error"
-            elif burst.done and not burst.unroutable and not burst.cancelled:
-                kind = "ok"
-            else:
-                kind = "partial"
-            entries.append((burst.first, [(tracker.burst_summary(burst), kind)]))
+            entries.append((burst.first, [(tracker.burst_summary(burst), _kind(burst))]))
         entries.sort(key=lambda entry: entry[0])
         for _seq, entry in entries:
             lines.extend(entry)
@@ -79,17 +81,11 @@ class DeliveryLog(ScrollView, can_focus=True):
         current: Mapping[int, ReceiverView],
         exchange: str,
     ) -> list[tuple[str, str]]:
-        head = tracker.summary(message, current, exchange, names=False)
-        fates = tracker.fates(message, current)
-        got = [n for n, f in fates if f is Fate.GOT]
-        kind = _KIND.get(message.outcome, "ok")
-        if kind == "ok" and len(got) < len(message.receivers):
-            kind = "partial"
-        out = [(head, kind)]
-        if message.outcome in _KIND:
+        out = [(tracker.summary(message, current, exchange, names=False), _kind(message))]
+        if message.outcome in _REACHED_NONE:
             return out
         parts = []
-        for number, fate in fates:
+        for number, fate in tracker.fates(message, current):
             if fate is Fate.GOT:
                 parts.append(f"R{number} {ms(message.got[number])}")
             else:

@@ -339,7 +339,7 @@ class ReceiverPane(Widget, can_focus=True):
         self._was_consuming = False
         # When this pane's messages last counted as missed (see FanoutApp).
         self.missed_counted_at = 0.0
-        self._update_titles()
+        self.update_titles()
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="pane-header"):
@@ -394,7 +394,7 @@ class ReceiverPane(Widget, can_focus=True):
         """Show what arrived since the last paint: lines, count, rate and latency."""
         self.dirty = False
         self.view.sync()
-        self._update_titles()
+        self.update_titles()
         if self._rates_changed:
             self._rates_changed = False
             self.sparkline.data = list(self.rates) if len(self.rates) > 1 else []
@@ -430,7 +430,7 @@ class ReceiverPane(Widget, can_focus=True):
             if reason != self._last_marker:
                 self._last_marker = reason
                 self.add_marker(f"⚠ {reason}")
-        self._update_titles()
+        self.update_titles()
 
     def tick_rate(self, now: float) -> None:
         """Called about once a second: the rate is messages over the last interval.
@@ -460,7 +460,7 @@ class ReceiverPane(Widget, can_focus=True):
         override = getattr(self.app, "rate_label", None) if self.is_attached else None
         return override(self._rate) if override else f"{self._rate:,.0f}/s"
 
-    def _update_titles(self) -> None:
+    def update_titles(self) -> None:
         # Called on every drain: touch the border only when its text changes,
         # since each assignment repaints the pane.
         queue = self.state.queue
@@ -510,9 +510,6 @@ class ReceiverPane(Widget, can_focus=True):
             self._state_classes = classes
             self.set_class(classes[0], "-paused")
             self.set_class(classes[1] and not classes[0], "-not-consuming")
-
-    def refresh_titles(self) -> None:
-        self._update_titles()
 
     # Actions -------------------------------------------------------------------
     def action_follow(self) -> None:
