@@ -748,6 +748,47 @@ def test_a_pause_during_a_burst_loses_nothing(
         wait_for(lambda: mailbox.received == total, 15)
 
 
+def test_a_pause_right_after_resuming_onto_a_backlog_loses_nothing(
+    broker: BrokerSettings, broker_url: str, exchange: str
+) -> None:
+    """On resume the broker pushes the whole backlog at once, so when the pause
+    follows, thousands of auto-acked deliveries are in flight. pika drops those
+    that land between basic.cancel and cancel-ok; the receiver must keep them."""
+    mailbox = Mailbox(max_deliveries=100)
+    watch = Watch(mailbox)
+    total = 20_000
+    with running(ReceiverWorker(broker, mailbox)) as worker:
+        watch.event(WorkerState.CONSUMING)
+        worker.set_paused(True)
+        watch.event(WorkerState.PAUSED)
+        connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+        try:
+            channel = connection.channel()
+            for i in range(total):
+                channel.basic_publish(exchange=exchange, routing_key="", body=str(i).encode())
+        finally:
+            connection.close()
+        watch.event(WorkerState.PAUSED, timeout=10, waiting=total)
+        worker.set_paused(False)
+        wait_for(lambda: mailbox.received > 0, 10)
+        worker.set_paused(True)
+
+        def settled() -> bool:
+            watch.poll()
+            state = mailbox.state
+            return (
+                state.state is WorkerState.PAUSED
+                and state.waiting is not None
+                and mailbox.received + state.waiting == total
+            )
+
+        try:
+            wait_for(settled, 15)
+        except AssertionError:
+            raise AssertionError(f"{mailbox.received} received, state {mailbox.state}") from None
+        assert mailbox.received < total  # the pause did land inside the backlog
+
+
 def test_the_mailbox_works_out_latency_and_tracks_only_this_apps_messages(
     broker: BrokerSettings, broker_url: str, exchange: str
 ) -> None:
