@@ -57,6 +57,7 @@ BUSY_PAINT_MAX = 4.0  # a second in all, and never less often than this
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
 QUIT_JOIN_TIMEOUT = 1.5  # all workers together, so quitting stays under 2 s
 NOTE_DEDUP_SECONDS = 10.0  # receivers reporting the same repair within this count once
+BURST_OVER = 0.1  # seconds without a delivery after which a busy pane is quiet again
 LATE_DRAIN = 2.5 * DRAIN_INTERVAL  # a drain this long after the last means the loop is behind
 TRACKING_REFRESH = 1.0  # seconds between redraws of what tracking shows, under load
 _OUTCOMES = {
@@ -403,6 +404,15 @@ class FanoutApp(App[None]):
                 pane.set_state(event)
                 if event.note:
                     self._note_for_all(event.note, now)
+            if mailbox.received != pane.seen_received:
+                pane.seen_received = mailbox.received
+                pane.last_arrival = now
+            elif pane.busy_until > now and now - pane.last_arrival >= BURST_OVER:
+                # The flow stopped: the burst is over for this pane, so show where
+                # it ended now rather than at its next turn, up to BUSY_PAINT_MAX
+                # later. Not after a single empty tick: under load a starved
+                # consumer thread can miss one, and then every pane paints.
+                pane.busy_until = 0.0
             if pane.busy_until > now and (painted_busy or now < pane.next_paint):
                 # Not this busy pane's turn: its deliveries wait in the mailbox,
                 # which is bounded like the pane, so nothing grows meanwhile. Its
