@@ -57,7 +57,7 @@ BUSY_PAINT_MAX = 4.0  # a second in all, and never less often than this
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
 QUIT_JOIN_TIMEOUT = 1.5  # all workers together, so quitting stays under 2 s
 NOTE_DEDUP_SECONDS = 10.0  # receivers reporting the same repair within this count once
-BURST_OVER = 0.1  # seconds without a delivery after which a busy pane is quiet again
+BURST_OVER = 0.1  # seconds with no delivery to any receiver that end a burst
 LATE_DRAIN = 2.5 * DRAIN_INTERVAL  # a drain this long after the last means the loop is behind
 TRACKING_REFRESH = 1.0  # seconds between redraws of what tracking shows, under load
 _OUTCOMES = {
@@ -109,6 +109,7 @@ class FanoutApp(App[None]):
         self._shutting_down = False
         self._wake_pending = False  # a drain is scheduled from a worker's wake-up
         self._last_drain = 0.0
+        self._arrived = (0, 0.0)  # deliveries to all receivers, and when that last grew
         self._busy_count = 0  # busy panes after the last drain
         self._last_note: tuple[str, float] = ("", 0.0)
         self.tracker = DeliveryTracker()
@@ -386,6 +387,15 @@ class FanoutApp(App[None]):
         hold = max(BUSY_HOLD, interval)  # busy until its next paint at least
         busy_count = 0
         received = self.tracker.received
+        # When no receiver has had anything for BURST_OVER, the burst is over:
+        # every busy pane shows where it ended now rather than at its next turn,
+        # up to BUSY_PAINT_MAX later. All receivers at once, not each on its own:
+        # under load one consumer thread can get no GIL for 0.3 s mid-burst
+        # (measured), and then panes would paint out of turn all the time.
+        arrived = sum(pane.mailbox.received for pane in self._panes)
+        if arrived != self._arrived[0]:
+            self._arrived = (arrived, now)
+        burst_over = now - self._arrived[1] >= BURST_OVER
         for pane in self._panes:
             mailbox = pane.mailbox
             # Tracking sees every copy of this app's messages, even those of a
@@ -404,14 +414,7 @@ class FanoutApp(App[None]):
                 pane.set_state(event)
                 if event.note:
                     self._note_for_all(event.note, now)
-            if mailbox.received != pane.seen_received:
-                pane.seen_received = mailbox.received
-                pane.last_arrival = now
-            elif pane.busy_until > now and now - pane.last_arrival >= BURST_OVER:
-                # The flow stopped: the burst is over for this pane, so show where
-                # it ended now rather than at its next turn, up to BUSY_PAINT_MAX
-                # later. Not after a single empty tick: under load a starved
-                # consumer thread can miss one, and then every pane paints.
+            if burst_over and pane.busy_until > now:
                 pane.busy_until = 0.0
             if pane.busy_until > now and (painted_busy or now < pane.next_paint):
                 # Not this busy pane's turn: its deliveries wait in the mailbox,
