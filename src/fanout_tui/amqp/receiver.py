@@ -8,7 +8,8 @@ Like the tutorial it consumes with ``auto_ack``: with manual acknowledgements
 the broker does about twice the work per delivery (it keeps every message until
 acked), and with a local broker on two cores that cost a fifth of the throughput
 at 8 receivers (measured, benchmarks/). Pausing cancels the consumer; what was in
-flight then is caught rather than dropped (see ``_cancel``).
+flight then is caught rather than dropped, and deliveries reach us straight from
+pika's frame parser (both in ``direct.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pika
 import pika.exceptions as pex
 
 from .broker import BrokerSettings, mask_url, vhost_of
+from .direct import DirectConsumer
 from .errors import describe_error
 from .events import Delivery, Mailbox, StateChange, WorkerState
 from .topology import declare_exchange
@@ -167,32 +169,32 @@ class ReceiverWorker(threading.Thread):
         declared = channel.queue_declare(queue="", exclusive=True)
         queue = declared.method.queue
         channel.queue_bind(queue=queue, exchange=self.broker.exchange)
-        channel.add_on_cancel_callback(self._on_cancel)
+        consumer = DirectConsumer(connection, channel, self._on_message, self._on_cancel)
         self.queue = queue
         self.error = None
-        consumer_tag = ""
         if self._want_paused:
             self._pause_started(connection)
         else:
-            consumer_tag = self._start_consuming(channel, queue)
+            self._start_consuming(consumer, queue)
         self._check_due = False
         checked_at = self.mailbox.received
         connection.call_later(TOPOLOGY_CHECK_INTERVAL, self._topology_timer)
         while not self._stop_event.is_set():
-            # Blocks until something happens: deliveries, heartbeats, a broker
-            # cancel, a timer, or a threadsafe wake-up from stop or pause (queued,
-            # never lost; a stop before the connection existed is caught by the
-            # check above). No time limit: with one, pika arms a timer on every
-            # call, which under a burst costs about a tenth of the throughput.
+            # Deliveries are handed over inside this call as they are read; it
+            # returns on a timer, a broker cancel, or a threadsafe wake-up from
+            # stop or pause (queued, never lost; a stop before the connection
+            # existed is caught by the check above). No time limit: with one,
+            # pika arms a timer on every call, which under a burst costs about a
+            # tenth of the throughput.
             connection.process_data_events(time_limit=None)  # type: ignore[arg-type]
             if self._cancelled:
                 raise QueueCancelled()
             if self._want_paused and not self.paused:
-                self._cancel(channel, consumer_tag)
+                consumer.cancel()
                 self._pause_started(connection)
             elif self.paused and not self._want_paused:
                 self.paused = False
-                consumer_tag = self._start_consuming(channel, queue)
+                self._start_consuming(consumer, queue)
             if self._depth_due and self.paused:
                 self._depth_due = False
                 self._report_depth(channel, queue)
@@ -202,22 +204,20 @@ class ReceiverWorker(threading.Thread):
             if self._check_due:
                 self._check_due = False
                 # Only on a quiet connection. The check's replies queue up behind
-                # every delivery the broker has in flight to us, and pika reads
-                # all of those into memory while it waits (with auto_ack that was
-                # hundreds of MB under a burst, measured).
-                # Deliveries arriving prove the binding works anyway; a deleted
-                # exchange stops them, and then the check runs.
+                # every delivery the broker has in flight to us (with a blocking
+                # consumer pika read them all into memory meanwhile: hundreds of
+                # MB under a burst, measured). Deliveries arriving prove the
+                # binding works anyway; a deleted exchange stops them, and then
+                # the check runs.
                 if self.mailbox.received == checked_at:
                     self._check_topology(connection, queue)
                 checked_at = self.mailbox.received
                 connection.call_later(TOPOLOGY_CHECK_INTERVAL, self._topology_timer)
 
-    def _start_consuming(self, channel: Any, queue: str) -> str:
-        tag: str = channel.basic_consume(
-            queue=queue, on_message_callback=self._on_message, auto_ack=True
-        )
-        self._report(WorkerState.CONSUMING)
-        return tag
+    def _start_consuming(self, consumer: DirectConsumer, queue: str) -> None:
+        # Reported at the consume-ok itself, so its count of deliveries handed
+        # over marks exactly where this queue's deliveries begin.
+        consumer.start(queue, lambda: self._report(WorkerState.CONSUMING))
 
     def _pause_started(self, connection: Any) -> None:
         self.paused = True
@@ -275,38 +275,6 @@ class ReceiverWorker(threading.Thread):
                 "queues (messages published meanwhile reached no queue)",
             )
 
-    def _cancel(self, channel: Any, consumer_tag: str) -> None:
-        """Cancel the consumer and keep every delivery that was in flight.
-
-        With ``auto_ack`` the broker counts a message as delivered once sent, so
-        what arrives between basic.cancel and its cancel-ok is ours to show, but
-        pika's channel silently drops it (``Channel._on_deliver``: measured, one
-        lost per pause under load). For the length of the cancel those deliveries
-        are handed over instead, in order: a hook on pika's channel object, whose
-        loss would fail test_a_pause_during_a_burst_loses_nothing. Under a heavy
-        burst the cancel waits behind what the broker already sent (measured:
-        ~10,000 messages, a fraction of a second), and the pane says "pausing…".
-        """
-        impl = channel._impl
-        drop = impl._on_deliver
-
-        def keep(method_frame: Any, header_frame: Any, body: bytes) -> None:
-            method = method_frame.method
-            if method.consumer_tag == consumer_tag and consumer_tag in impl._cancelled:
-                self._on_message(channel, method, header_frame.properties, body)
-            else:
-                drop(method_frame, header_frame, body)
-
-        impl._on_deliver = keep
-        try:
-            # Deliveries pika had queued but not yet handed to us (none when
-            # called between waits, as here) come back from basic_cancel.
-            pending = channel.basic_cancel(consumer_tag)
-        finally:
-            del impl._on_deliver
-        for method, properties, body in pending:
-            self._on_message(channel, method, properties, body)
-
     def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
         self.mailbox.put_delivery(
             Delivery(
@@ -321,7 +289,7 @@ class ReceiverWorker(threading.Thread):
             )
         )
 
-    def _on_cancel(self, _frame: Any) -> None:
+    def _on_cancel(self) -> None:
         self._cancelled = True
 
     def _close(self) -> None:
