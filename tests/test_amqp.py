@@ -782,11 +782,14 @@ def test_a_pause_right_after_resuming_onto_a_backlog_loses_nothing(
                 and mailbox.received + state.waiting == total
             )
 
+        # Often much of the backlog is in flight when the cancel goes out, and
+        # sometimes all of it: then everything arrives during the cancel and
+        # nothing waits. Either way nothing may be missing (without the catch,
+        # thousands were, on every run).
         try:
             wait_for(settled, 15)
         except AssertionError:
             raise AssertionError(f"{mailbox.received} received, state {mailbox.state}") from None
-        assert mailbox.received < total  # the pause did land inside the backlog
 
 
 def test_the_mailbox_works_out_latency_and_tracks_only_this_apps_messages(
