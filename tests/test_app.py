@@ -17,7 +17,7 @@ from fanout_tui.settings import MAX_RECEIVERS, Settings
 from fanout_tui.ui.app import FanoutApp, grid_shape
 from fanout_tui.ui.screens.help import HelpScreen
 from fanout_tui.ui.widgets.publish_input import PublishInput
-from fanout_tui.ui.widgets.receiver_pane import ReceiverPane
+from fanout_tui.ui.widgets.receiver_pane import ReceiverPane, sparkline
 
 SIZE = (160, 48)
 
@@ -72,6 +72,15 @@ async def type_and_publish(pilot: Pilot, text: str) -> None:
     await pilot.click("#publish")
     await pilot.press(*text)
     await pilot.press("enter")
+
+
+def test_the_rate_sparkline_scales_between_the_lowest_and_highest_bucket() -> None:
+    assert sparkline([], 16) == sparkline([5.0], 16) == ""  # one point is no trend
+    assert sparkline([0.0, 7.0], 16) == "▁█"
+    assert sparkline([3.0, 3.0, 3.0], 16) == "▁▁▁"  # flat: the lowest bar, not a full one
+    # More points than columns: each bar is the largest of its share.
+    assert sparkline([0, 1, 0, 0, 0, 0, 9, 0], 4) == "▂▁▁█"
+    assert len(sparkline([float(i) for i in range(60)], 16)) == 16
 
 
 def test_grid_shape_is_near_square() -> None:

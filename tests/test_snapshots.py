@@ -43,7 +43,7 @@ def _fix_measurements(app: FanoutApp) -> None:
         pane.rates.clear()
         pane.tick_rate(0.0)
         pane.paint()
-        pane.sparkline.data = [0.0, 0.0, 2.0, 1.0, 0.0, 1.0]
+        pane.stats.set_rates([0.0, 0.0, 2.0, 1.0, 0.0, 1.0])
         pane.stats.set_text(pane.latency_text([0.0012, 0.0018, 0.0031]))
 
 
