@@ -3,10 +3,10 @@
 pika's ``BlockingChannel`` turns every delivery into an event object, queues
 it and dispatches it from ``process_data_events``. Registered on the pika
 ``Channel`` underneath instead, the callback runs straight from the frame
-parser. Measured with 8 consumer threads (benchmarks/, /tmp experiments noted
-in the README): 3-5 us less CPU per delivery, 3-35% more deliveries/s. That
-share is what the dashboard's UI thread can then use without falling behind
-the raw pika ceiling.
+parser. Measured with 8 consumer threads, alternating with the blocking
+consumer (README, Performance): 3-5 us less CPU per delivery, 3-35% more
+deliveries/s. That share is what the dashboard's UI thread can then use
+without falling behind the raw pika ceiling.
 
 Everything else (declares, binds, passive checks) stays on the blocking API;
 only consuming and cancelling go through the channel underneath, which pika
