@@ -713,11 +713,25 @@ def test_a_paused_receiver_keeps_its_queue_which_fills_and_drains_on_resume(
         assert watch.events[-1].state is WorkerState.CONSUMING
 
 
+def wait_until_accounted_for(watch: Watch, mailbox: Mailbox, total: int) -> None:
+    """Paused, with every one of ``total`` messages handed over or waiting in the queue."""
+
+    def settled() -> bool:
+        watch.poll()
+        waiting = mailbox.state.waiting  # only a PAUSED report carries it
+        return waiting is not None and mailbox.received + waiting == total
+
+    try:
+        wait_for(settled, 15)
+    except AssertionError:
+        raise AssertionError(f"{mailbox.received} received, state {mailbox.state}") from None
+
+
 def test_a_pause_during_a_burst_loses_nothing(
     broker: BrokerSettings, broker_url: str, exchange: str
 ) -> None:
-    """Deliveries in flight when the consumer is cancelled come back from
-    basic_cancel; they are counted, and the rest waits in the queue."""
+    """Deliveries in flight when the consumer is cancelled are handed over
+    during the cancel; they are counted, and the rest waits in the queue."""
     mailbox = Mailbox(max_deliveries=100)
     watch = Watch(mailbox)
     total = 5000
@@ -734,16 +748,7 @@ def test_a_pause_during_a_burst_loses_nothing(
             connection.close()
         paused = watch.event(WorkerState.PAUSED, timeout=10)
         assert paused.received <= total
-
-        def settled() -> bool:
-            watch.poll()
-            state = mailbox.state
-            return state.waiting is not None and mailbox.received + state.waiting == total
-
-        try:
-            wait_for(settled, 15)
-        except AssertionError:
-            raise AssertionError(f"{mailbox.received} received, state {mailbox.state}") from None
+        wait_until_accounted_for(watch, mailbox, total)
         worker.set_paused(False)
         wait_for(lambda: mailbox.received == total, 15)
 
@@ -772,24 +777,11 @@ def test_a_pause_right_after_resuming_onto_a_backlog_loses_nothing(
         worker.set_paused(False)
         wait_for(lambda: mailbox.received > 0, 10)
         worker.set_paused(True)
-
-        def settled() -> bool:
-            watch.poll()
-            state = mailbox.state
-            return (
-                state.state is WorkerState.PAUSED
-                and state.waiting is not None
-                and mailbox.received + state.waiting == total
-            )
-
         # Often much of the backlog is in flight when the cancel goes out, and
         # sometimes all of it: then everything arrives during the cancel and
         # nothing waits. Either way nothing may be missing (without the catch,
         # thousands were, on every run).
-        try:
-            wait_for(settled, 15)
-        except AssertionError:
-            raise AssertionError(f"{mailbox.received} received, state {mailbox.state}") from None
+        wait_until_accounted_for(watch, mailbox, total)
 
 
 def test_the_mailbox_works_out_latency_and_tracks_only_this_apps_messages(

@@ -62,7 +62,7 @@ class DirectConsumer:
 
         impl.add_on_cancel_callback(cancelled)
 
-    def start(self, queue: str, on_consuming: Callable[[], None]) -> str:
+    def start(self, queue: str, on_consuming: Callable[[], None]) -> None:
         """Consume ``queue``; returns once the broker has said consume-ok.
 
         ``on_consuming`` runs at the consume-ok, before any delivery is handed
@@ -79,7 +79,6 @@ class DirectConsumer:
             queue, self._on_message, auto_ack=True, callback=consuming
         )
         self._wait(done)
-        return self.tag
 
     def cancel(self) -> None:
         """Cancel, handing over every delivery that was still in flight.

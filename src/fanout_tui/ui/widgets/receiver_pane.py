@@ -68,10 +68,6 @@ class StatsLine(Widget):
         self._text = ""
         self._rates: list[float] = []
 
-    @property
-    def text(self) -> str:
-        return self._text
-
     def set_text(self, text: str) -> None:
         if text != self._text:
             self._text = text
