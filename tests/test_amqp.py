@@ -25,6 +25,7 @@ from helpers import (
     wait_for,
 )
 
+from fanout_tui.amqp import direct
 from fanout_tui.amqp.broker import BrokerSettings, mask_url
 from fanout_tui.amqp.errors import START_HINT, ExchangeTypeConflict, describe_error
 from fanout_tui.amqp.events import (
@@ -782,6 +783,46 @@ def test_a_pause_right_after_resuming_onto_a_backlog_loses_nothing(
         # nothing waits. Either way nothing may be missing (without the catch,
         # thousands were, on every run).
         wait_until_accounted_for(watch, mailbox, total)
+
+
+def test_receivers_take_turns_and_one_stopped_or_cancelled_mid_burst_holds_up_no_other(
+    broker: BrokerSettings, broker_url: str, exchange: str, broker_node: Any
+) -> None:
+    """Receiver threads hand over deliveries one at a time (``direct._TURN``). A
+    thread that stops, or whose queue is deleted, in the middle of a read must
+    pass the turn on: the survivor gets the whole burst and the turn ends free."""
+    total = 20_000
+    mailboxes = [Mailbox(max_deliveries=100) for _ in range(3)]
+    watches = [Watch(m) for m in mailboxes]
+    workers = [ReceiverWorker(broker, m, name=f"r{n}") for n, m in enumerate(mailboxes)]
+    seen_held = False
+    try:
+        for worker, watch in zip(workers, watches, strict=True):
+            worker.start()
+            watch.event(WorkerState.CONSUMING)
+        connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+        try:
+            channel = connection.channel()
+            for i in range(total):
+                channel.basic_publish(exchange=exchange, routing_key="", body=str(i).encode())
+                if i % 100 == 0:
+                    seen_held = seen_held or direct._TURN.locked()
+                if i == total // 4:
+                    assert mailboxes[0].received < total
+                    assert workers[0].stop()
+        finally:
+            connection.close()
+        assert seen_held, "no receiver ever held the turn during the burst"
+        broker_node.rabbitctl_output("delete_queue", workers[1].queue)
+        watches[1].event(WorkerState.RECONNECTING, detail="cancelled the consumer")
+        wait_for(lambda: mailboxes[2].received == total, 30)
+    finally:
+        for worker in workers:
+            worker.request_stop()
+        stopped = [worker.stop() for worker in workers]
+    assert stopped == [True, True, True]
+    assert mailboxes[2].received == total
+    assert not direct._TURN.locked()
 
 
 def test_the_mailbox_works_out_latency_and_tracks_only_this_apps_messages(
