@@ -9,7 +9,7 @@ from __future__ import annotations
 import select
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -728,6 +728,20 @@ def wait_until_accounted_for(watch: Watch, mailbox: Mailbox, total: int) -> None
         raise AssertionError(f"{mailbox.received} received, state {mailbox.state}") from None
 
 
+def publish_numbered(
+    url: str, exchange: str, total: int, during: Callable[[int], object] = lambda i: None
+) -> None:
+    """Publish bodies "0" .. str(total - 1); ``during(i)`` runs after each."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        for i in range(total):
+            channel.basic_publish(exchange=exchange, routing_key="", body=str(i).encode())
+            during(i)
+    finally:
+        connection.close()
+
+
 def test_a_pause_during_a_burst_loses_nothing(
     broker: BrokerSettings, broker_url: str, exchange: str
 ) -> None:
@@ -738,15 +752,9 @@ def test_a_pause_during_a_burst_loses_nothing(
     total = 5000
     with running(ReceiverWorker(broker, mailbox)) as worker:
         watch.event(WorkerState.CONSUMING)
-        connection = pika.BlockingConnection(pika.URLParameters(broker_url))
-        try:
-            channel = connection.channel()
-            for i in range(total):
-                channel.basic_publish(exchange=exchange, routing_key="", body=str(i).encode())
-                if i == total // 5:
-                    worker.set_paused(True)
-        finally:
-            connection.close()
+        publish_numbered(
+            broker_url, exchange, total, lambda i: i == total // 5 and worker.set_paused(True)
+        )
         paused = watch.event(WorkerState.PAUSED, timeout=10)
         assert paused.received <= total
         wait_until_accounted_for(watch, mailbox, total)
@@ -767,13 +775,7 @@ def test_a_pause_right_after_resuming_onto_a_backlog_loses_nothing(
         watch.event(WorkerState.CONSUMING)
         worker.set_paused(True)
         watch.event(WorkerState.PAUSED)
-        connection = pika.BlockingConnection(pika.URLParameters(broker_url))
-        try:
-            channel = connection.channel()
-            for i in range(total):
-                channel.basic_publish(exchange=exchange, routing_key="", body=str(i).encode())
-        finally:
-            connection.close()
+        publish_numbered(broker_url, exchange, total)
         watch.event(WorkerState.PAUSED, timeout=10, waiting=total)
         worker.set_paused(False)
         wait_for(lambda: mailbox.received > 0, 10)
@@ -795,24 +797,21 @@ def test_receivers_take_turns_and_one_stopped_or_cancelled_mid_burst_holds_up_no
     mailboxes = [Mailbox(max_deliveries=100) for _ in range(3)]
     watches = [Watch(m) for m in mailboxes]
     workers = [ReceiverWorker(broker, m, name=f"r{n}") for n, m in enumerate(mailboxes)]
-    seen_held = False
+    seen_held: list[bool] = []
+
+    def during(i: int) -> None:
+        if i % 100 == 0:
+            seen_held.append(direct._TURN.locked())
+        if i == total // 4:
+            assert mailboxes[0].received < total
+            assert workers[0].stop()
+
     try:
         for worker, watch in zip(workers, watches, strict=True):
             worker.start()
             watch.event(WorkerState.CONSUMING)
-        connection = pika.BlockingConnection(pika.URLParameters(broker_url))
-        try:
-            channel = connection.channel()
-            for i in range(total):
-                channel.basic_publish(exchange=exchange, routing_key="", body=str(i).encode())
-                if i % 100 == 0:
-                    seen_held = seen_held or direct._TURN.locked()
-                if i == total // 4:
-                    assert mailboxes[0].received < total
-                    assert workers[0].stop()
-        finally:
-            connection.close()
-        assert seen_held, "no receiver ever held the turn during the burst"
+        publish_numbered(broker_url, exchange, total, during)
+        assert any(seen_held), "no receiver ever held the turn during the burst"
         broker_node.rabbitctl_output("delete_queue", workers[1].queue)
         watches[1].event(WorkerState.RECONNECTING, detail="cancelled the consumer")
         wait_for(lambda: mailboxes[2].received == total, 30)
