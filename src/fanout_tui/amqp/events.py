@@ -140,11 +140,13 @@ class Mailbox:
         self.waker: Callable[[], None] | None = None
         # Written only by the worker thread; exact whatever the deque drops.
         self.received = 0
+        self.last_at = 0.0  # wall-clock time the latest delivery landed
         self.state = StateChange(WorkerState.CONNECTING)
 
     # Worker side -----------------------------------------------------------
     def put_delivery(self, delivery: Delivery) -> None:
         self.received += 1
+        self.last_at = delivery.received_at
         self._deliveries.append(delivery)
         headers = delivery.headers
         sent = headers.get(SENT_HEADER)
