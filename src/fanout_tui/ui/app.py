@@ -108,6 +108,7 @@ class FanoutApp(App[None]):
         self._status_text = ""
         self._shutting_down = False
         self._wake_pending = False  # a drain is scheduled from a worker's wake-up
+        self._end_check_pending = False  # a drain is scheduled for when a burst may end
         self._last_drain = 0.0
         self._busy_count = 0  # busy panes after the last drain
         self._last_note: tuple[str, float] = ("", 0.0)
@@ -444,6 +445,14 @@ class FanoutApp(App[None]):
                 pane.next_paint = now + interval
                 painted_busy = True
         self._busy_count = busy_count
+        if busy_count and not burst_over and not self._end_check_pending:
+            # Look again just when the burst may be over rather than at the next
+            # tick, up to a tick later. Mid-burst the last delivery is only
+            # microseconds old, so this is due after the next tick and not armed.
+            due = last_at + BURST_OVER - time.time()
+            if due < DRAIN_INTERVAL - 0.005:
+                self._end_check_pending = True
+                self._ui_loop.call_later(due, self._end_check, context=self._ui_context)
         if states_changed:  # "n consuming" at once, not at the next second's tick
             self._update_status()
         for result in self.publisher.drain_results():
@@ -480,6 +489,10 @@ class FanoutApp(App[None]):
             pane.add_marker(
                 f"missed {len(missed):,} of this app's messages while disconnected ({span})"
             )
+
+    def _end_check(self) -> None:
+        self._end_check_pending = False
+        self._drain()
 
     def _wake_from_thread(self) -> None:
         """A worker thread saw a quiet mailbox get a delivery: drain now rather
