@@ -156,18 +156,21 @@ class Probe:
 
         app._display = display  # type: ignore[method-assign]
 
-    async def settled(self, quiet: float = 0.25, timeout: float = 10.0) -> None:
-        """Until no screen update for ``quiet`` seconds: start-up is over.
+    async def settled(self, pilot: Any, quiet: float = 0.25, timeout: float = 10.0) -> None:
+        """Until start-up is over: a screen update, then none for ``quiet`` seconds.
 
-        Textual's Footer lays out its keys 150-220 ms after launch, a layout of
-        the whole screen. One receiver consumes sooner than that, so at N = 1
-        that start-up work landed inside every 1-second burst (25-40% of the
-        UI thread's CPU in it, and its 100 ms stalls). Launch is measured on
-        its own (``_startup``); the burst measures a dashboard that is up.
+        Textual's Footer lays out its keys (a layout of the whole screen) in a
+        callback that runs after the next screen update. Headless, nothing
+        updates the screen between launch and the burst, so that start-up work
+        landed inside every N = 1 burst. ``pilot.pause()`` runs a screen update
+        now. Launch has its own figure (``_startup``); the burst measures a
+        dashboard that is up.
         """
-        deadline = time.perf_counter() + timeout
+        await pilot.pause()
+        since = time.perf_counter()
+        deadline = since + timeout
         while (now := time.perf_counter()) < deadline:
-            last = self.displays[-1] if self.displays else 0.0
+            last = max(since, self.displays[-1] if self.displays else since)
             if now - last >= quiet:
                 return
             await asyncio.sleep(quiet - (now - last))
@@ -237,10 +240,10 @@ async def _app_burst(url: str, receivers: int, messages: int) -> dict[str, Any]:
     exchange = f"bench-app-{uuid.uuid4().hex[:8]}"
     app = FanoutApp(_settings(url, exchange, receivers))
     probe = Probe()
-    async with app.run_test(size=SIZE):
+    async with app.run_test(size=SIZE) as pilot:
         probe.attach(app)
         await _until(lambda: _all_consuming(app, receivers), 60)
-        await probe.settled()
+        await probe.settled(pilot)
         publisher = Publisher(url, exchange, messages)
         probe.active = True
         tasks = [
