@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from typing import Self
 
 from rich.segment import Segment
 from rich.style import Style
@@ -138,6 +139,7 @@ class MessageView(ScrollView, can_focus=False):
         # on its message as old lines fall off the front); None: no selection.
         self._dropped = 0
         self.cursor: int | None = None
+        self._scrollbar_shows: tuple[Size, Size, float] | None = None  # as of the last sync
 
     # Reading -------------------------------------------------------------------
     @property
@@ -237,14 +239,20 @@ class MessageView(ScrollView, can_focus=False):
 
     def sync(self) -> None:
         """Give the scrollbar the line count and position set quietly by append()."""
-        scroll_update = getattr(self, "_scroll_update", None)
-        if scroll_update is not None:
-            # The scrollbar is always shown (app.tcss), so no layout is needed.
-            scroll_update(self.virtual_size)
-        else:  # a Textual without it: take the layout (the size itself is already set)
-            self.refresh(layout=True)
-        if self.show_vertical_scrollbar:
-            self.vertical_scrollbar.position = self.scroll_y
+        # Only when they changed: Textual repaints the scrollbar on every update
+        # (1.2 ms for a full-screen pane, measured), and once the scrollback is
+        # full a pane following a burst keeps the same size and position.
+        shown = (self.virtual_size, self.container_size, self.scroll_y)
+        if shown != self._scrollbar_shows:
+            self._scrollbar_shows = shown
+            scroll_update = getattr(self, "_scroll_update", None)
+            if scroll_update is not None:
+                # The scrollbar is always shown (app.tcss), so no layout is needed.
+                scroll_update(self.virtual_size)
+            else:  # a Textual without it: take the layout (the size is already set)
+                self.refresh(layout=True)
+            if self.show_vertical_scrollbar:
+                self.vertical_scrollbar.position = self.scroll_y
         self.refresh()
 
     def set_scroll_y(self, y: float) -> None:
@@ -319,6 +327,8 @@ class ReceiverPane(Widget, can_focus=True):
         Binding("home", "top", "Oldest", show=False),
         Binding("end,escape", "follow", "Follow newest", show=False),
     ]
+
+    _bottom_row_only = False  # set while only the border's subtitle changes
 
     class CloseRequested(Message):
         def __init__(self, pane: ReceiverPane) -> None:
@@ -489,6 +499,19 @@ class ReceiverPane(Widget, can_focus=True):
         override = getattr(self.app, "rate_label", None) if self.is_attached else None
         return override(self._rate) if override else f"{self._rate:,.0f}/s"
 
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        if self._bottom_row_only and not (regions or layout or recompose):
+            outer, offset = self.outer_size, self.content_offset
+            if outer.height:  # regions are relative to the content, inside the border
+                regions = (Region(-offset.x, outer.height - 1 - offset.y, outer.width, 1),)
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
     def update_titles(self) -> None:
         # Called on every drain: touch the border only when its text changes,
         # since each assignment repaints the pane.
@@ -527,13 +550,18 @@ class ReceiverPane(Widget, can_focus=True):
             subtitle += " · pausing…" if wanted else " · resuming…"
         if subtitle != self._subtitle:
             self._subtitle = subtitle
+            content = Content(subtitle)
             if state in (WorkerState.CONSUMING, WorkerState.PAUSED):
                 # The state is a control: a click pauses or resumes.
-                self.border_subtitle = Content(subtitle).stylize(
-                    "@click=toggle_pause", 0, len(subtitle)
-                )
-            else:
-                self.border_subtitle = Content(subtitle)
+                content = content.stylize("@click=toggle_pause", 0, len(subtitle))
+            # Textual repaints the whole pane for a new subtitle, every row of its
+            # border and background (1.5 ms for a full-screen pane, measured); the
+            # count changes on every paint, and only the bottom row shows it.
+            self._bottom_row_only = True
+            try:
+                self.border_subtitle = content
+            finally:
+                self._bottom_row_only = False
         classes = (state is WorkerState.PAUSED, state is not WorkerState.CONSUMING)
         if classes != self._state_classes:
             self._state_classes = classes
