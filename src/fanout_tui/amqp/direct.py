@@ -158,7 +158,7 @@ class DirectConsumer:
         # A ready event ends the current process_data_events wait. Deliveries
         # themselves never do (they bypass BlockingChannel's events), and a
         # broker's reply arrives inside pika's frame parser.
-        self._connection.add_callback_threadsafe(_nothing)
+        self._connection.add_callback_threadsafe(end_wait)
 
     def _wait(self, done: list[bool]) -> None:
         while not done:
@@ -194,5 +194,6 @@ def _deliveries_straight_to_channel(connection: Any) -> None:
     connection._process_frame = straight
 
 
-def _nothing() -> None:
-    pass
+def end_wait() -> None:
+    """Queued with ``add_callback_threadsafe``; running it ends the connection's
+    current ``process_data_events`` wait, which is its only job."""

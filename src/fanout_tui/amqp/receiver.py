@@ -24,7 +24,7 @@ import pika
 import pika.exceptions as pex
 
 from .broker import BrokerSettings, mask_url, vhost_of
-from .direct import DirectConsumer
+from .direct import DirectConsumer, end_wait
 from .errors import describe_error
 from .events import Delivery, Mailbox, StateChange, WorkerState
 from .topology import declare_exchange
@@ -99,7 +99,7 @@ class ReceiverWorker(threading.Thread):
             # process_data_events so the loop sees the stop event at once. If the
             # connection is closed already, the loop ends by itself.
             with contextlib.suppress(Exception):
-                connection.add_callback_threadsafe(_wake)
+                connection.add_callback_threadsafe(end_wait)
 
     def set_paused(self, paused: bool) -> None:
         """Pause (cancel the consumer, keep the queue filling) or resume, from any thread.
@@ -111,7 +111,7 @@ class ReceiverWorker(threading.Thread):
         connection = self._connection
         if connection is not None:
             with contextlib.suppress(Exception):
-                connection.add_callback_threadsafe(_wake)
+                connection.add_callback_threadsafe(end_wait)
 
     @property
     def pause_requested(self) -> bool:
@@ -222,7 +222,7 @@ class ReceiverWorker(threading.Thread):
     def _pause_started(self, connection: Any) -> None:
         self.paused = True
         self._depth_due = True  # read the depth at once, then every DEPTH_INTERVAL
-        connection.add_callback_threadsafe(_wake)
+        connection.add_callback_threadsafe(end_wait)
 
     def _depth_timer(self) -> None:
         self._depth_timer_armed = False
@@ -320,7 +320,3 @@ class ReceiverWorker(threading.Thread):
                 waiting,
             )
         )
-
-
-def _wake() -> None:
-    """Runs in the worker thread; its only job is to end the current wait."""
