@@ -39,7 +39,7 @@ from typing import Any
 import pika
 from textual import events
 
-from fanout_tui.amqp.events import WorkerState
+from fanout_tui.model.states import WorkerState
 from fanout_tui.settings import Settings
 from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.widgets.publish_input import PublishInput

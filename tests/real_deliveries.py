@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import pika
 from helpers import bind_tutorial_queue, consume, emit_log
 
-from fanout_tui.amqp.events import Delivery
+from fanout_tui.model.delivery import Delivery
 
 
 def receive(

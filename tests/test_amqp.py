@@ -25,27 +25,21 @@ from helpers import (
     wait_for,
 )
 
-from fanout_tui.amqp import direct
-from fanout_tui.amqp.broker import BrokerSettings, mask_url
-from fanout_tui.amqp.errors import START_HINT, ExchangeTypeConflict, describe_error
-from fanout_tui.amqp.events import (
-    ORIGIN_HEADER,
-    SENT_HEADER,
-    SEQ_HEADER,
-    Delivery,
-    Mailbox,
-    StateChange,
-    WorkerState,
-)
-from fanout_tui.amqp.publisher import (
+from fanout_tui.model.delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER, Delivery
+from fanout_tui.model.mailbox import Mailbox
+from fanout_tui.model.states import StateChange, WorkerState
+from fanout_tui.transport import direct
+from fanout_tui.transport.broker import BrokerSettings, mask_url
+from fanout_tui.transport.errors import START_HINT, ExchangeTypeConflict, describe_error
+from fanout_tui.transport.publisher import (
     MessageProperties,
     Publisher,
     PublisherWorker,
     PublishResult,
     PublishStatus,
 )
-from fanout_tui.amqp.receiver import ReceiverWorker
-from fanout_tui.amqp.topology import declare_exchange
+from fanout_tui.transport.receiver import ReceiverWorker
+from fanout_tui.transport.topology import declare_exchange
 
 SECRET = "Hush-Pw-123"  # the password of every unreachable URL: it must never show
 

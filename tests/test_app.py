@@ -12,7 +12,7 @@ from helpers import queue_exists
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from fanout_tui.amqp.events import WorkerState
+from fanout_tui.model.states import WorkerState
 from fanout_tui.settings import MAX_RECEIVERS, Settings
 from fanout_tui.ui.app import FanoutApp, grid_shape
 from fanout_tui.ui.screens.help import HelpScreen

@@ -1,96 +1,61 @@
-"""The AMQP layer never imports Textual (nor the UI), so the CLI and the tests
-use it alone and a broker problem can never be a UI problem."""
+"""The layers' contracts hold (import-linter, configured in pyproject.toml), and
+the CLI's non-dashboard commands never load Textual."""
 
 from __future__ import annotations
 
-import ast
 import json
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
-import pytest
+import fanout_tui
 
-import fanout_tui.amqp
-
-AMQP_DIR = Path(fanout_tui.amqp.__file__).parent
-AMQP_FILES = sorted(AMQP_DIR.glob("*.py"))
-FORBIDDEN = ("textual", "fanout_tui.ui")
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(fanout_tui.__file__).parent
 
 
-def imported_modules(source: str, package: str) -> set[str]:
-    """Every module a source file imports, relative imports resolved against ``package``."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                module = ".".join([*base, node.module] if node.module else base)
-            else:
-                module = node.module or ""
-            found.add(module)
-            # `from fanout_tui import ui` imports fanout_tui.ui
-            found.update(f"{module}.{alias.name}" for alias in node.names)
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute | ast.Name)
-            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            found.add(str(node.args[0].value))
-    return found
+def _lint_imports() -> str:
+    command = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert command, "import-linter is a test dependency (pip install -e '.[test]')"
+    result = subprocess.run(
+        [command, "--config", str(ROOT / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
 
 
-def forbidden(modules: set[str]) -> set[str]:
-    return {m for m in modules for f in FORBIDDEN if m == f or m.startswith(f + ".")}
+def test_the_layer_contracts_are_kept() -> None:
+    report = _lint_imports()
+    assert "0 broken" in report
 
 
-def test_the_amqp_package_has_modules_to_check() -> None:
-    names = {p.name for p in AMQP_FILES}
-    assert {"receiver.py", "publisher.py", "display.py", "events.py"} <= names
-
-
-@pytest.mark.parametrize("path", AMQP_FILES, ids=lambda p: p.name)
-def test_no_amqp_module_imports_textual_or_the_ui(path: Path) -> None:
-    modules = imported_modules(path.read_text(encoding="utf-8"), "fanout_tui.amqp")
-    assert forbidden(modules) == set()
-
-
-@pytest.mark.parametrize(
-    "source",
-    [
-        "import textual",
-        "import textual.app as app",
-        "from textual.widgets import Log",
-        "from textual import work",
-        "from fanout_tui.ui.app import FanoutApp",
-        "from fanout_tui import ui",
-        "from ..ui import app",
-        "from .. import ui",
-        "def f():\n    from textual.app import App\n",
-        "import importlib\nimportlib.import_module('textual')",
-    ],
-)
-def test_the_checker_catches_every_spelling(source: str) -> None:
-    assert forbidden(imported_modules(source, "fanout_tui.amqp")) != set()
-
-
-def test_the_checker_lets_the_allowed_imports_pass() -> None:
-    source = "import pika\nfrom .events import Mailbox\nfrom ..locations import config_file\n"
-    assert imported_modules(source, "fanout_tui.amqp") >= {
-        "pika",
-        "fanout_tui.amqp.events",
-        "fanout_tui.locations",
+def test_every_package_is_in_a_layer() -> None:
+    """A new folder under fanout_tui/ must be given a place in the layers."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layers = next(c["layers"] for c in contracts if c["type"] == "layers")
+    modules = {
+        f"fanout_tui.{p.stem if p.is_file() else p.name}"
+        for p in PACKAGE.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists())
+        or (p.suffix == ".py" and p.stem not in ("__init__", "__main__"))
     }
-    assert forbidden(imported_modules(source, "fanout_tui.amqp")) == set()
+    assert modules == set(layers)
 
 
-def test_importing_the_cli_and_the_amqp_layer_loads_no_textual() -> None:
-    modules = [f"fanout_tui.amqp.{p.stem}" for p in AMQP_FILES if p.stem != "__init__"]
+def test_importing_the_cli_and_the_lower_layers_loads_no_textual() -> None:
+    modules = sorted(
+        "fanout_tui." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
+        for layer in ("transport", "present", "model", "control")
+        for p in (PACKAGE / layer).glob("*.py")
+        if p.stem != "__init__"
+    )
     program = "\n".join(
         [
             "import importlib, json, sys",

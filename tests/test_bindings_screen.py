@@ -16,8 +16,8 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from fanout_tui.amqp.display import sanitize
-from fanout_tui.amqp.management import ManagementSettings, management_settings
+from fanout_tui.present.text import sanitize
+from fanout_tui.transport.management import ManagementSettings, management_settings
 from fanout_tui.ui.screens.bindings import NOT_OURS, BindingsScreen
 
 SIZE = (130, 30)

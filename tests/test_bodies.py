@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from real_deliveries import receive_one
 
-from fanout_tui.amqp.bodies import (
+from fanout_tui.model.delivery import SEQ_HEADER
+from fanout_tui.present.bodies import (
     ROW_CHARS,
     classify,
     describe_headers,
@@ -32,7 +33,6 @@ from fanout_tui.amqp.bodies import (
     split_long_lines,
     text_lines,
 )
-from fanout_tui.amqp.events import SEQ_HEADER
 
 ESC_TITLE = "\x1b]0;pwned\x07"
 MARKUP = "[@click=app.quit]x[/]"

@@ -26,7 +26,7 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
-from fanout_tui.amqp.events import WorkerState
+from fanout_tui.model.states import WorkerState
 from fanout_tui.settings import Settings
 from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.screens.bindings import NOT_OURS, BindingsScreen

@@ -14,8 +14,8 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from fanout_tui.amqp.bodies import hex_row, hex_row_count, pretty_json_lines
-from fanout_tui.amqp.events import Delivery
+from fanout_tui.model.delivery import Delivery
+from fanout_tui.present.bodies import hex_row, hex_row_count, pretty_json_lines
 from fanout_tui.ui.screens.detail import SYNC_LIMIT, BodyView, MessageDetailScreen
 
 SIZE = (120, 40)

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 
-from fanout_tui.amqp.display import DEFAULT_LIMIT, delivery_line, escape_text, sanitize
-from fanout_tui.amqp.events import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER, Delivery
+from fanout_tui.model.delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER, Delivery
+from fanout_tui.present.text import DEFAULT_LIMIT, delivery_line, escape_text, sanitize
 
 BIDI_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
 # Escapes are at most 10 characters ("\U000e0001"); the cut marker is short.

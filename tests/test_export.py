@@ -12,15 +12,15 @@ import pika
 import pytest
 from real_deliveries import receive, receive_one
 
-from fanout_tui.amqp.events import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER
-from fanout_tui.amqp.export import (
+from fanout_tui.locations import data_directory, exports_dir
+from fanout_tui.model.delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER
+from fanout_tui.model.export import (
     DEFAULT_BODY_CAP,
     ExportError,
     default_export_path,
     delivery_record,
     export_jsonl,
 )
-from fanout_tui.locations import data_directory, exports_dir
 
 ESC_TITLE = "\x1b]0;pwned\x07"
 

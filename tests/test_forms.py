@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fanout_tui.amqp.publisher import MessageProperties
+from fanout_tui.transport.publisher import MessageProperties
 from fanout_tui.ui.screens.forms import (
     FormError,
     describe_properties,

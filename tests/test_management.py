@@ -14,7 +14,7 @@ from helpers import bind_tutorial_queue, closed_port
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fanout_tui.amqp.management import (
+from fanout_tui.transport.management import (
     DEFAULT_MANAGEMENT_PORT,
     ExchangeBinding,
     ManagementSettings,

@@ -20,9 +20,11 @@ import pika
 import pytest
 from helpers import wait_for
 
-from fanout_tui.amqp.broker import BrokerSettings
-from fanout_tui.amqp.events import SEQ_HEADER, Mailbox, WorkerState
-from fanout_tui.amqp.receiver import ReceiverWorker
+from fanout_tui.model.delivery import SEQ_HEADER
+from fanout_tui.model.mailbox import Mailbox
+from fanout_tui.model.states import WorkerState
+from fanout_tui.transport.broker import BrokerSettings
+from fanout_tui.transport.receiver import ReceiverWorker
 
 RECEIVERS = 8
 MESSAGES = 200_000

@@ -31,9 +31,9 @@ from test_app import (
     worker_threads,
 )
 
-from fanout_tui.amqp.broker import node_of
-from fanout_tui.amqp.events import WorkerState
+from fanout_tui.model.states import WorkerState
 from fanout_tui.settings import Settings
+from fanout_tui.transport.broker import node_of
 from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.widgets.publish_input import PublishInput
 

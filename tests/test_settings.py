@@ -10,15 +10,6 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from fanout_tui.amqp.broker import (
-    DEFAULT_EXCHANGE,
-    DEFAULT_URL,
-    BrokerSettings,
-    BrokerUrlError,
-    mask_url,
-    validate_url,
-)
-from fanout_tui.amqp.management import ManagementSettings
 from fanout_tui.locations import config_file
 from fanout_tui.settings import (
     ENV_EXCHANGE,
@@ -28,6 +19,15 @@ from fanout_tui.settings import (
     Settings,
     load_settings,
 )
+from fanout_tui.transport.broker import (
+    DEFAULT_EXCHANGE,
+    DEFAULT_URL,
+    BrokerSettings,
+    BrokerUrlError,
+    mask_url,
+    validate_url,
+)
+from fanout_tui.transport.management import ManagementSettings
 
 FLAG_URL = "amqp://flag:flagpw@flag-host:5672/%2F"
 ENV_URL_VALUE = "amqp://env:envpw@env-host:5672/%2F"

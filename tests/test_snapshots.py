@@ -11,7 +11,7 @@ import pika
 import pytest
 from textual.pilot import Pilot
 
-from fanout_tui.amqp.events import WorkerState
+from fanout_tui.model.states import WorkerState
 from fanout_tui.settings import Settings
 from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.widgets.publish_input import PublishInput

@@ -16,13 +16,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from .amqp.broker import BrokerSettings, BrokerUrlError
-from .amqp.display import delivery_line
-from .amqp.events import PROPERTY_NAMES, Delivery, Mailbox, WorkerState
-from .amqp.export import jsonable
-from .amqp.publisher import MessageProperties, Publisher, PublishStatus
-from .amqp.receiver import ReceiverWorker
+from .model.delivery import PROPERTY_NAMES, Delivery
+from .model.export import jsonable
+from .model.mailbox import Mailbox
+from .model.states import WorkerState
+from .present.text import delivery_line
 from .settings import MAX_RECEIVERS, ConfigError, Settings, load_settings
+from .transport.broker import BrokerSettings, BrokerUrlError
+from .transport.publisher import MessageProperties, Publisher, PublishStatus
+from .transport.receiver import ReceiverWorker
 
 EXIT_BROKER = 1
 EXIT_USAGE = 2

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .amqp.broker import DEFAULT_EXCHANGE, DEFAULT_HEARTBEAT, DEFAULT_URL, BrokerSettings
-from .amqp.management import (
+from .locations import config_file
+from .transport.broker import DEFAULT_EXCHANGE, DEFAULT_HEARTBEAT, DEFAULT_URL, BrokerSettings
+from .transport.management import (
     ManagementSettings,
     ManagementUrlError,
     management_settings,
     validate_management_url,
 )
-from .locations import config_file
 
 MAX_RECEIVERS = 64
 ENV_URL = "FANOUT_TUI_URL"

@@ -1,7 +1,7 @@
 """The dashboard: a publish input and a live grid of receiver panes.
 
 Threads: every receiver and the publisher run in their own thread with their
-own connection (``amqp/``). The UI never waits on them: they drop deliveries
+own connection (``transport/``). The UI never waits on them: they drop deliveries
 and results into bounded deques, and a timer here drains those in batches,
 at once when traffic is light and a few times a second under load.
 """
@@ -28,17 +28,19 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, ProgressBar, Static
 
-from ..amqp.broker import EXCHANGE_TYPE
-from ..amqp.burst import BurstWorker
-from ..amqp.display import sanitize, seq_label, time_of_day
-from ..amqp.events import Delivery, Mailbox, StateChange, WorkerState
-from ..amqp.export import ExportError, default_export_path, export_jsonl
-from ..amqp.publisher import MessageProperties, PublisherWorker, PublishResult, PublishStatus
-from ..amqp.receiver import ReceiverWorker
-from ..amqp.tracking import DeliveryTracker, Outcome, ReceiverView, TrackedBurst, severity
-from ..history import History
 from ..locations import history_file
+from ..model.delivery import Delivery
+from ..model.export import ExportError, default_export_path, export_jsonl
+from ..model.history import History
+from ..model.mailbox import Mailbox
+from ..model.states import StateChange, WorkerState
+from ..model.tracking import DeliveryTracker, Outcome, ReceiverView, TrackedBurst, severity
+from ..present.text import sanitize, seq_label, time_of_day
 from ..settings import MAX_RECEIVERS, Settings
+from ..transport.broker import EXCHANGE_TYPE
+from ..transport.burst import BurstWorker
+from ..transport.publisher import MessageProperties, PublisherWorker, PublishResult, PublishStatus
+from ..transport.receiver import ReceiverWorker
 from .screens.bindings import BindingsScreen
 from .screens.detail import MessageDetailScreen
 from .screens.forms import BurstRequest, BurstScreen, PropertiesScreen, describe_properties
@@ -593,7 +595,8 @@ class FanoutApp(App[None]):
         try:
             count = export_jsonl(deliveries, path)
         except ExportError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            reason = sanitize(str(exc), 300)
+            self.call_from_thread(self.notify, reason, severity="error", markup=False)
             return
         except Exception as exc:  # a record that cannot be written: say so, never a traceback
             reason = sanitize(f"export failed: {type(exc).__name__}: {exc}", 300)

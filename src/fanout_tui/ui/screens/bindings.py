@@ -26,8 +26,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from ...amqp.display import sanitize, time_of_day
-from ...amqp.management import (
+from ...present.text import sanitize, time_of_day
+from ...transport.management import (
     ExchangeBinding,
     ManagementSettings,
     ManagementUnavailable,

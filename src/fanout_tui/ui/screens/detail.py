@@ -14,7 +14,7 @@ continues on the next rows, each marked with ``↪``.
 
 Nothing from the message is ever parsed as markup: the text goes into
 ``Content`` and ``Segment`` objects as plain text, already escaped by
-:mod:`fanout_tui.amqp.bodies` and :func:`~fanout_tui.amqp.display.sanitize`.
+:mod:`fanout_tui.present.bodies` and :func:`~fanout_tui.present.text.sanitize`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from textual.strip import Strip
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from ...amqp.bodies import (
+from ...model.delivery import Delivery
+from ...present.bodies import (
     HEX_BYTES_END,
     HEX_OFFSET_END,
     ROW_CHARS,
@@ -53,8 +54,7 @@ from ...amqp.bodies import (
     split_long_lines,
     text_lines,
 )
-from ...amqp.display import sanitize, time_of_day
-from ...amqp.events import Delivery
+from ...present.text import sanitize, time_of_day
 
 Mode = Literal["json", "text", "hex"]
 SYNC_LIMIT = 64 * 1024  # bodies up to this size are formatted at once, without a worker

@@ -18,9 +18,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from ...amqp.burst import MAX_BURST
-from ...amqp.display import sanitize
-from ...amqp.publisher import MessageProperties
+from ...present.text import sanitize
+from ...transport.burst import MAX_BURST
+from ...transport.publisher import MessageProperties
 
 
 class FormError(ValueError):

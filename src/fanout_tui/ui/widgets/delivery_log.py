@@ -10,8 +10,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ...amqp.display import sanitize
-from ...amqp.tracking import (
+from ...model.tracking import (
     DeliveryTracker,
     Fate,
     Outcome,
@@ -21,6 +20,7 @@ from ...amqp.tracking import (
     ms,
     severity,
 )
+from ...present.text import sanitize
 
 SHOWN = 300  # most recent messages listed
 _REACHED_NONE = (Outcome.UNROUTABLE, Outcome.NACKED, Outcome.FAILED)  # no receivers to list

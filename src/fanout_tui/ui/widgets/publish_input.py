@@ -8,7 +8,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Input
 
-from ...history import History
+from ...model.history import History
 
 
 class PublishInput(Input):

@@ -27,11 +27,13 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Input
 
-from ...amqp.broker import node_of
-from ...amqp.display import sanitize, seq_label, time_of_day
-from ...amqp.events import Delivery, Mailbox, StateChange, WorkerState
-from ...amqp.receiver import ReceiverWorker
-from ...amqp.tracking import ms
+from ...model.delivery import Delivery
+from ...model.mailbox import Mailbox
+from ...model.states import StateChange, WorkerState
+from ...model.tracking import ms
+from ...present.text import sanitize, seq_label, time_of_day
+from ...transport.broker import node_of
+from ...transport.receiver import ReceiverWorker
 
 PREVIEW_CHARS = 300  # a pane line is a preview; the full body lives in the delivery
 _STRIP_CACHE = 512  # styled lines kept per pane: a few screens' worth

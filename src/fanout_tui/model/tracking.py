@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from .events import WorkerState
+from .states import WorkerState
 
 # A receiver as the app saw it: its state and its queue (empty when it has none).
 ReceiverView = tuple[WorkerState, str]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import time
 
-from .events import Delivery
+from ..model.delivery import Delivery
 
 DEFAULT_LIMIT = 500  # characters of preview on one line
 

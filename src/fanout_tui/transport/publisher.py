@@ -23,9 +23,10 @@ from typing import Any
 import pika
 import pika.exceptions as pex
 
+from ..model.delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER
+from ..model.states import StateChange, WorkerState
 from .broker import BrokerSettings, mask_url, vhost_of
 from .errors import describe_error
-from .events import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER, StateChange, WorkerState
 from .receiver import STOP_TIMEOUT, backoff_delay
 from .topology import declare_exchange
 

@@ -23,10 +23,12 @@ from typing import Any
 import pika
 import pika.exceptions as pex
 
+from ..model.delivery import Delivery
+from ..model.mailbox import Mailbox
+from ..model.states import StateChange, WorkerState
 from .broker import BrokerSettings, mask_url, vhost_of
 from .direct import DirectConsumer, end_wait
 from .errors import describe_error
-from .events import Delivery, Mailbox, StateChange, WorkerState
 from .topology import declare_exchange
 
 STOP_TIMEOUT = 2.0

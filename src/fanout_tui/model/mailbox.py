@@ -8,105 +8,15 @@ from the hand-off, never from the counts.
 
 from __future__ import annotations
 
-import enum
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import TypeVar
+
+from .delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER, Delivery
+from .states import StateChange, WorkerState
 
 _T = TypeVar("_T")
-
-# Headers the publisher stamps on every message it sends.
-SEQ_HEADER = "x-fanout-seq"
-SENT_HEADER = "x-fanout-sent-us"  # send time, microseconds since the epoch
-ORIGIN_HEADER = "x-fanout-origin"  # which publisher instance sent it
-
-# The AMQP basic properties besides headers, in the order they are shown and exported.
-PROPERTY_NAMES = (
-    "content_type",
-    "content_encoding",
-    "delivery_mode",
-    "priority",
-    "correlation_id",
-    "reply_to",
-    "expiration",
-    "message_id",
-    "timestamp",
-    "type",
-    "user_id",
-    "app_id",
-)
-
-
-class WorkerState(enum.Enum):
-    CONNECTING = "connecting"
-    CONSUMING = "consuming"
-    PAUSED = "paused"  # connected, queue bound and filling, consumer cancelled
-    READY = "connected"  # the publisher, connected and idle
-    RECONNECTING = "reconnecting"
-    FAILED = "failed"
-    STOPPED = "stopped"
-
-
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    """A receiver moved to ``state``; ``detail`` says why when it failed."""
-
-    state: WorkerState
-    detail: str = ""
-    queue: str = ""
-    url: str = ""  # masked
-    attempt: int = 0
-    at: float = 0.0
-    # Something repaired while consuming that concerns every receiver of the
-    # exchange (e.g. it was deleted and declared again), to be shown to all.
-    note: str = ""
-    # How many deliveries the receiver had handed over when it reported this, so
-    # a reader can tell exactly which deliveries came before and after it.
-    received: int = 0
-    # While paused: how many messages wait in the queue (None: not known yet).
-    waiting: int | None = None
-
-
-class Delivery(NamedTuple):
-    """One message as a receiver got it.
-
-    A NamedTuple rather than a dataclass: one is built per delivery in the
-    consumer thread, and tuples are the cheapest immutable record to build.
-    """
-
-    body: bytes
-    properties: Any  # pika.BasicProperties
-    headers: dict[str, Any]
-    received_at: float  # time.time() in the receiver thread
-    queue: str
-    exchange: str
-    routing_key: str
-    redelivered: bool
-
-    @property
-    def seq(self) -> int | None:
-        value = self.headers.get(SEQ_HEADER)
-        return value if isinstance(value, int) else None
-
-    @property
-    def sent_at(self) -> float | None:
-        value = self.headers.get(SENT_HEADER)
-        return value / 1_000_000 if isinstance(value, int) else None
-
-    @property
-    def latency(self) -> float | None:
-        """Seconds from the publisher's stamp to arrival (clocks of two hosts may differ)."""
-        sent = self.sent_at
-        return None if sent is None else self.received_at - sent
-
-    @property
-    def origin(self) -> str | None:
-        value = self.headers.get(ORIGIN_HEADER)
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        return value if isinstance(value, str) else None
 
 
 class Mailbox:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from ..present.text import escape_text
 from .broker import mask_url, vhost_of
-from .display import escape_text
 from .errors import socket_reason
 
 DEFAULT_MANAGEMENT_PORT = 15672

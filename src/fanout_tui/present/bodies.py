@@ -32,8 +32,8 @@ from json.decoder import JSONArray, JSONObject  # type: ignore[attr-defined]
 from json.scanner import make_scanner  # the C scanner, as json.loads uses it
 from typing import Any, Literal, cast
 
-from .display import escape_text, sanitize
-from .events import PROPERTY_NAMES, Delivery
+from ..model.delivery import PROPERTY_NAMES, Delivery
+from .text import escape_text, sanitize
 
 BodyKind = Literal["json", "text", "binary"]
 

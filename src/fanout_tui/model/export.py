@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..locations import exports_dir
-from .display import escape_text
-from .events import PROPERTY_NAMES, Delivery
+from .delivery import PROPERTY_NAMES, Delivery
 
 DEFAULT_BODY_CAP = 1024 * 1024  # bytes of each body written; the rest is cut and flagged
 
@@ -123,7 +122,7 @@ def _one_line(exc: OSError, path: Path, tmp: Path) -> str:
     where = exc.filename
     if where is not None and str(where) not in (str(path), str(tmp)):
         message += f" ({where})"  # the directory that could not be made, say
-    return escape_text(message)
+    return message  # raw: whoever shows it sanitizes it (a path can hold anything)
 
 
 def export_jsonl(

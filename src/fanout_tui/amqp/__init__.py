@@ -1,1 +1,0 @@
-"""Everything that talks AMQP. Never imports Textual: the CLI and tests use it alone."""

@@ -1,0 +1,36 @@
+"""What a worker reports about itself: its state, and why."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class WorkerState(enum.Enum):
+    CONNECTING = "connecting"
+    CONSUMING = "consuming"
+    PAUSED = "paused"  # connected, queue bound and filling, consumer cancelled
+    READY = "connected"  # the publisher, connected and idle
+    RECONNECTING = "reconnecting"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A receiver moved to ``state``; ``detail`` says why when it failed."""
+
+    state: WorkerState
+    detail: str = ""
+    queue: str = ""
+    url: str = ""  # masked
+    attempt: int = 0
+    at: float = 0.0
+    # Something repaired while consuming that concerns every receiver of the
+    # exchange (e.g. it was deleted and declared again), to be shown to all.
+    note: str = ""
+    # How many deliveries the receiver had handed over when it reported this, so
+    # a reader can tell exactly which deliveries came before and after it.
+    received: int = 0
+    # While paused: how many messages wait in the queue (None: not known yet).
+    waiting: int | None = None
