@@ -2,6 +2,11 @@
 
     python benchmarks/fanout_bench.py [--receivers 1,8] [--messages 20000] [--json FILE]
 
+The report goes to benchmarks/results/latest.json unless --json says otherwise;
+benchmarks/render_performance.py turns it into docs/performance.md. It names
+the machine (CPU, cores, memory, Python, pika, Textual, RabbitMQ versions) and
+whether this was a full run (every setting at its default) or a smoke run.
+
 For each N it measures deliveries per second for
   * raw: N pika consumer threads in one process, each with its own
     BlockingConnection and exclusive queue, auto_ack, doing nothing but count;
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import multiprocessing as mp
 import os
@@ -33,7 +39,9 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from importlib import metadata
 from multiprocessing import resource_tracker
+from pathlib import Path
 from typing import Any
 
 import pika
@@ -45,6 +53,8 @@ from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.widgets.publish_input import PublishInput
 
 SIZE = (200, 60)
+SCHEMA = 1  # of the JSON report; render_performance.py checks it
+LATEST = Path(__file__).resolve().parent / "results" / "latest.json"
 BODY = b"bench 0123"  # ~10 bytes, as in the measurements in DESIGN.md
 
 
@@ -403,6 +413,60 @@ def _in_fresh_process(target: Any, *args: Any) -> Any:
     return value
 
 
+# --- the machine -------------------------------------------------------------
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> float | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _rabbitmq_version(url: str) -> str:
+    """What the broker says it is, in its connection.start."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        props = connection._impl.server_properties
+        version = props.get("version", b"unknown")
+        return version.decode() if isinstance(version, bytes) else str(version)
+    finally:
+        connection.close()
+
+
+def machine(url: str) -> dict[str, Any]:
+    return {
+        "cpu_model": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gb": _memory_gb(),
+        "python": platform.python_version(),
+        "pika": _version("pika"),
+        "textual": _version("textual"),
+        "rabbitmq": _rabbitmq_version(url),
+        "platform": platform.platform(),
+    }
+
+
 # --- driver --------------------------------------------------------------------
 def _paired(url: str, n: int, messages: int, repeat: int) -> dict[str, Any]:
     """Raw and app back to back, ``repeat`` times; the median pair is reported.
@@ -443,19 +507,40 @@ def main() -> int:
     parser.add_argument("--latency-seconds", type=float, default=15.0)
     parser.add_argument("--repeat", type=int, default=5, help="raw/app pairs per N (median)")
     parser.add_argument("--quick", action="store_true", help="bursts only (CI smoke)")
-    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        default=str(LATEST),
+        help="where the report goes (default benchmarks/results/latest.json)",
+    )
     args = parser.parse_args()
     # Start multiprocessing's helper process now: spawning it later, from inside a
     # running Textual app, fails on the driver's file descriptors.
     resource_tracker.ensure_running()
 
     receivers = [int(n) for n in args.receivers.split(",") if n]
+    settings = {
+        name: getattr(args, name)
+        for name in (
+            "receivers",
+            "messages",
+            "repeat",
+            "scaling",
+            "memory_deliveries",
+            "latency_seconds",
+            "quick",
+        )
+    }
+    # Full only with every setting at its default: the targets are for those counts.
+    full = all(parser.get_default(name) == value for name, value in settings.items())
     report: dict[str, Any] = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
+        "schema": SCHEMA,
+        "run": {
+            "kind": "full" if full else "smoke",
+            "date": dt.datetime.now(dt.UTC).date().isoformat(),
+            "settings": settings,
         },
+        "machine": machine(args.url),
         "messages": args.messages,
         "bursts": {},
     }
@@ -477,9 +562,10 @@ def main() -> int:
             print(f"scaling N={n}: {json.dumps(scaling[str(n)])}", flush=True)
         report["scaling"] = scaling
     print_table(report)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"report: {out} ({report['run']['kind']} run)", flush=True)
     return 0
 
 
@@ -510,7 +596,8 @@ def print_table(report: dict[str, Any]) -> None:
         )
         mem = report["memory"]
         print(
-            f"| peak RSS, 1,000,000 deliveries over 8 panes | {mem['peak_rss_mb']} MB; "
+            f"| peak RSS, {report['run']['settings']['memory_deliveries']:,} deliveries"
+            f" over 8 panes | {mem['peak_rss_mb']} MB; "
             f"+{mem['growth_over_last_half_mb']} MB over the last half | ≤ 150 MB, flat |"
         )
         start = report["startup"]
