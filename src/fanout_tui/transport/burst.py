@@ -9,12 +9,11 @@ UI never waits on the thread and the thread never waits on the UI.
 
 from __future__ import annotations
 
-import threading
 import time
 
 from .broker import BrokerSettings
 from .publisher import MessageProperties, Publisher
-from .receiver import STOP_TIMEOUT
+from .worker import Reconnect, Worker
 
 MAX_BURST = 1_000_000
 BATCH_SECONDS = 0.05  # a paced burst publishes what is due every this often
@@ -26,7 +25,7 @@ def burst_body(text: str, index: int, count: int) -> bytes:
     return f"{text} {index}/{count}".encode()
 
 
-class BurstWorker(threading.Thread):
+class BurstWorker(Worker):
     """Publish ``count`` copies, at most ``rate`` per second (None: as fast as the
     broker takes them), until done, cancelled, or the connection fails."""
 
@@ -41,7 +40,7 @@ class BurstWorker(threading.Thread):
         rate: float | None = None,
         properties: MessageProperties | None = None,
     ) -> None:
-        super().__init__(name="fanout-tui burst", daemon=True)
+        super().__init__("fanout-tui burst")
         if not 1 <= count <= MAX_BURST:
             raise ValueError(f"a burst is 1 to {MAX_BURST:,} messages, not {count:,}")
         if rate is not None and rate <= 0:
@@ -57,28 +56,25 @@ class BurstWorker(threading.Thread):
         self.unroutable = 0
         self.error: str | None = None
         self.finished = False
-        self._cancel = threading.Event()
+
+    # A burst stopped early is cancelled: the user's word for a stop, the same thing.
+    def cancel(self) -> None:
+        self.request_stop()
 
     @property
     def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
-        self.cancel()
-        self.join(timeout)
-        return not self.is_alive()
+        return self.stopping
 
     def _connect(self) -> None:
-        """The first node that answers, as the other workers fail over."""
-        for node in range(len(self.publisher.broker.urls)):
+        """The first node that answers, in the order the other workers fail over."""
+        reconnect = Reconnect(self.publisher.broker.urls)
+        while True:
             try:
-                self.publisher.connect(node)
+                self.publisher.connect(reconnect.url)
                 return
             except Exception:
-                if node == len(self.publisher.broker.urls) - 1:
+                reconnect.failed()  # no wait: each node is tried once, at once
+                if reconnect.attempt == len(reconnect.urls):
                     raise
 
     def run(self) -> None:
@@ -86,7 +82,7 @@ class BurstWorker(threading.Thread):
             self.publisher.check_properties(self.properties)
             self._connect()
             started = time.monotonic()
-            while self.sent < self.count and not self._cancel.is_set():
+            while self.sent < self.count and not self.stopping:
                 if self.rate is None:
                     due = MAX_BATCH
                 else:
@@ -94,7 +90,7 @@ class BurstWorker(threading.Thread):
                     # however long each batch took.
                     due = int((time.monotonic() - started) * self.rate) + 1 - self.sent
                     if due <= 0:
-                        self._cancel.wait(min(BATCH_SECONDS, 1 / self.rate))
+                        self.sleep(min(BATCH_SECONDS, 1 / self.rate))
                         self.publisher.poll()  # heartbeats, however slow the rate
                         continue
                 for _ in range(min(due, MAX_BATCH, self.count - self.sent)):

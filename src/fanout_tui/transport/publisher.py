@@ -27,8 +27,8 @@ from ..model.delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER
 from ..model.states import StateChange, WorkerState
 from .broker import BrokerSettings, mask_url, vhost_of
 from .errors import describe_error
-from .receiver import STOP_TIMEOUT, backoff_delay
 from .topology import declare_exchange
+from .worker import Reconnect, Worker, retrying
 
 
 class PublishStatus(enum.Enum):
@@ -91,8 +91,9 @@ class Publisher:
     def connected(self) -> bool:
         return self._connection is not None and self._connection.is_open
 
-    def connect(self, node: int = 0) -> None:
-        url = self.broker.urls[node % len(self.broker.urls)]
+    def connect(self, url: str | None = None) -> None:
+        """Connect to ``url``, by default the broker's first."""
+        url = url or self.broker.urls[0]
         self.url = mask_url(url)
         self._vhost = vhost_of(url)
         connection = pika.BlockingConnection(self.broker.parameters(url, "fanout-tui publisher"))
@@ -250,7 +251,7 @@ class _Request:
     properties: MessageProperties
 
 
-class PublisherWorker(threading.Thread):
+class PublisherWorker(Worker):
     """Publishes requests in order from its own thread and connection.
 
     ``publish`` returns the sequence number at once; the outcome arrives later
@@ -267,7 +268,7 @@ class PublisherWorker(threading.Thread):
         origin: str | None = None,
         max_results: int = 10_000,
     ) -> None:
-        super().__init__(name="fanout-tui publisher", daemon=True)
+        super().__init__("fanout-tui publisher")
         self.publisher = Publisher(broker, origin)
         self.properties = properties or MessageProperties()
         self.state = StateChange(WorkerState.CONNECTING)
@@ -276,7 +277,6 @@ class PublisherWorker(threading.Thread):
         self._results: deque[PublishResult] = deque(maxlen=max_results)
         self._seq = itertools.count(1)
         self._seq_lock = threading.Lock()
-        self._stopping = threading.Event()
 
     @property
     def origin(self) -> str:
@@ -305,42 +305,31 @@ class PublisherWorker(threading.Thread):
                 break
         return out
 
-    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
-        self.request_stop()
-        self.join(timeout)
-        return not self.is_alive()
-
-    def request_stop(self) -> None:
-        self._stopping.set()
-        self._requests.put(_STOP)
+    def wake(self) -> None:
+        self._requests.put(_STOP)  # the thread waits for requests between heartbeats
 
     # Worker thread -------------------------------------------------------------
     def run(self) -> None:
-        attempt = 0
-        node = 0
+        reconnect = Reconnect(self.publisher.broker.urls)
         next_attempt = 0.0
         reason = ""
         try:
-            while not self._stopping.is_set():
+            while not self.stopping:
                 if not self.publisher.connected and time.monotonic() >= next_attempt:
-                    self._set_state(
-                        WorkerState.CONNECTING if attempt == 0 else WorkerState.RECONNECTING,
-                        reason,
-                        attempt,
-                    )
+                    self._set_state(reconnect.state, reason, reconnect.attempt)
                     try:
-                        self.publisher.connect(node)
-                        attempt, reason = 0, ""
+                        self.publisher.connect(reconnect.url)
+                        reconnect.succeeded()
+                        reason = ""
                         self._set_state(WorkerState.READY)
                     except Exception as exc:
                         self.publisher.close()
                         reason = self.publisher.describe(exc)
-                        attempt += 1
-                        node += 1
-                        delay = backoff_delay(attempt)
+                        # Not a sleep: requests meanwhile fail at once (see the class).
+                        delay = reconnect.failed()
                         next_attempt = time.monotonic() + delay
                         self._set_state(
-                            WorkerState.RECONNECTING, f"{reason}; retrying in {delay:.1f}s", attempt
+                            WorkerState.RECONNECTING, retrying(reason, delay), reconnect.attempt
                         )
                 try:
                     request = self._requests.get(timeout=_IDLE_POLL)
@@ -362,7 +351,7 @@ class PublisherWorker(threading.Thread):
                     reason = self.publisher.describe(exc)
                     self.publisher.close()
                     next_attempt = 0.0
-                    attempt = max(attempt, 1)
+                    reconnect.lost()
                     if request is not None:
                         self._fail(request, reason)
         finally:

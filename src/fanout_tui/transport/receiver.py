@@ -15,8 +15,6 @@ pika's frame parser (both in ``direct.py``).
 from __future__ import annotations
 
 import contextlib
-import random
-import threading
 import time
 from typing import Any
 
@@ -30,18 +28,10 @@ from .broker import BrokerSettings, mask_url, vhost_of
 from .direct import DirectConsumer, end_wait
 from .errors import describe_error
 from .topology import declare_exchange
+from .worker import Reconnect, Worker, retrying
 
-STOP_TIMEOUT = 2.0
 TOPOLOGY_CHECK_INTERVAL = 3.0  # seconds between checks that the exchange and binding exist
 DEPTH_INTERVAL = 1.0  # seconds between queue-depth reads while paused
-BACKOFF_FIRST = 0.5
-BACKOFF_MAX = 10.0
-
-
-def backoff_delay(attempt: int) -> float:
-    """Exponential backoff with full jitter in its upper half: 0.5 s up to 10 s."""
-    ceiling = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(attempt - 1, 0))
-    return float(ceiling / 2 + random.random() * ceiling / 2)
 
 
 class QueueCancelled(Exception):
@@ -51,7 +41,7 @@ class QueueCancelled(Exception):
         return "the broker cancelled the consumer (was the queue deleted?)"
 
 
-class ReceiverWorker(threading.Thread):
+class ReceiverWorker(Worker):
     """Consume a fanout exchange through a fresh exclusive queue until stopped.
 
     With ``reconnect`` (the dashboard) it retries with backoff after any
@@ -67,7 +57,7 @@ class ReceiverWorker(threading.Thread):
         name: str = "receiver",
         reconnect: bool = True,
     ) -> None:
-        super().__init__(name=f"fanout-tui {name}", daemon=True)
+        super().__init__(f"fanout-tui {name}")
         self.label = name
         self.broker = broker
         self.mailbox = mailbox
@@ -75,7 +65,7 @@ class ReceiverWorker(threading.Thread):
         self.queue = ""
         self.url = ""  # masked URL of the node in use
         self.error: str | None = None
-        self._stop_event = threading.Event()
+        self._reconnect = Reconnect(broker.urls)
         self._connection: Any = None
         self._cancelled = False
         self._check_due = False
@@ -86,19 +76,11 @@ class ReceiverWorker(threading.Thread):
         self.paused = False  # what the worker thread has done (its own view)
 
     # Any thread ----------------------------------------------------------------
-    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
-        """Ask the thread to finish and wait up to ``timeout``; True if it ended."""
-        self.request_stop()
-        self.join(timeout)
-        return not self.is_alive()
-
-    def request_stop(self) -> None:
-        """Ask the thread to finish without waiting (to stop many at once)."""
-        self._stop_event.set()
+    def wake(self) -> None:
         connection = self._connection
         if connection is not None:
             # The only pika call that is safe from another thread: it wakes
-            # process_data_events so the loop sees the stop event at once. If the
+            # process_data_events so the loop sees a stop or pause at once. If the
             # connection is closed already, the loop ends by itself.
             with contextlib.suppress(Exception):
                 connection.add_callback_threadsafe(end_wait)
@@ -110,50 +92,39 @@ class ReceiverWorker(threading.Thread):
         exclusive to it. A pause survives a reconnect (the new queue starts paused).
         """
         self._want_paused = paused
-        connection = self._connection
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                connection.add_callback_threadsafe(end_wait)
+        self.wake()
 
     @property
     def pause_requested(self) -> bool:
         return self._want_paused
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop_event.is_set()
-
     # Worker thread -------------------------------------------------------------
     def run(self) -> None:
-        attempt = 0  # failures since the last time we were consuming
-        node = 0  # index into broker.urls; every failure moves to the next node
+        reconnect = self._reconnect
         final = WorkerState.STOPPED
         try:
-            while not self._stop_event.is_set():
-                url = self.broker.urls[node % len(self.broker.urls)]
+            while not self.stopping:
+                url = reconnect.url
                 self.url = mask_url(url)
-                state = WorkerState.CONNECTING if attempt == 0 else WorkerState.RECONNECTING
-                self._report(state, attempt=attempt)
+                self._report(reconnect.state, attempt=reconnect.attempt)
                 try:
                     self._consume(url)
                     break  # returned normally: a stop was requested
                 except Exception as exc:
-                    if self._stop_event.is_set():
+                    if self.stopping:
                         break
                     self.error = describe_error(exc, self.url, vhost_of(url))
                     if not self.reconnect:
                         final = WorkerState.FAILED
                         break
-                    attempt = 1 if self.queue else attempt + 1
-                    node += 1
                     self.queue = ""
-                    delay = backoff_delay(attempt)
+                    delay = reconnect.failed()
                     self._report(
                         WorkerState.RECONNECTING,
-                        f"{self.error}; retrying in {delay:.1f}s",
-                        attempt=attempt,
+                        retrying(self.error, delay),
+                        attempt=reconnect.attempt,
                     )
-                    self._stop_event.wait(delay)
+                    self.sleep(delay)
                 finally:
                     self._close()
         finally:
@@ -165,7 +136,7 @@ class ReceiverWorker(threading.Thread):
         self.paused = False
         self._depth_timer_armed = False  # timers die with their connection
         self._connection = connection = pika.BlockingConnection(params)
-        if self._stop_event.is_set():
+        if self.stopping:
             return
         channel = declare_exchange(connection, self.broker.exchange)
         declared = channel.queue_declare(queue="", exclusive=True)
@@ -174,6 +145,7 @@ class ReceiverWorker(threading.Thread):
         consumer = DirectConsumer(connection, channel, self._on_message, self._on_cancel)
         self.queue = queue
         self.error = None
+        self._reconnect.succeeded()  # a failure from here on starts the backoff afresh
         if self._want_paused:
             self._pause_started(connection)
         else:
@@ -181,7 +153,7 @@ class ReceiverWorker(threading.Thread):
         self._check_due = False
         checked_at = self.mailbox.received
         connection.call_later(TOPOLOGY_CHECK_INTERVAL, self._topology_timer)
-        while not self._stop_event.is_set():
+        while not self.stopping:
             # Deliveries are handed over inside this call as they are read; it
             # returns on a timer, a broker cancel, or a threadsafe wake-up from
             # stop or pause (queued, never lost; a stop before the connection
