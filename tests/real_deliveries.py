@@ -3,7 +3,7 @@
 The messages go the tutorial's way: ``emit_log`` publishes to a fanout
 exchange, a server-named exclusive queue bound to it receives them, and each
 :class:`Delivery` is made from the method, properties and body pika returned,
-as the receiver worker makes it.
+by the receiver worker's own :func:`delivery_from`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pika
 from helpers import bind_tutorial_queue, consume, emit_log
 
 from fanout_tui.model.delivery import Delivery
+from fanout_tui.transport.receiver import delivery_from
 
 
 def receive(
@@ -30,16 +31,7 @@ def receive(
             emit_log(url, exchange, body, properties)
         got = consume(connection, channel, queue, count=len(messages), timeout=30)
         return [
-            Delivery(
-                body,
-                properties,
-                properties.headers or {},
-                time.time(),
-                queue,
-                method.exchange,
-                method.routing_key,
-                method.redelivered,
-            )
+            delivery_from(method, properties, body, queue, time.time())
             for method, properties, body in got
         ]
     finally:

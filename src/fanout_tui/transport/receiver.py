@@ -34,6 +34,23 @@ TOPOLOGY_CHECK_INTERVAL = 3.0  # seconds between checks that the exchange and bi
 DEPTH_INTERVAL = 1.0  # seconds between queue-depth reads while paused
 
 
+def delivery_from(
+    method: Any, properties: Any, body: bytes, queue: str, received_at: float
+) -> Delivery:
+    """A :class:`Delivery` from what pika hands a consumer (``Basic.Deliver``,
+    ``BasicProperties``, body), as it arrived on ``queue`` at ``received_at``."""
+    return Delivery(
+        body,
+        properties,
+        properties.headers or {},
+        received_at,
+        queue,
+        method.exchange,
+        method.routing_key,
+        method.redelivered,
+    )
+
+
 class QueueCancelled(Exception):
     """The broker cancelled our consumer, usually because the queue was deleted."""
 
@@ -250,18 +267,7 @@ class ReceiverWorker(Worker):
             )
 
     def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
-        self.mailbox.put_delivery(
-            Delivery(
-                body,
-                properties,
-                properties.headers or {},
-                time.time(),
-                self.queue,
-                method.exchange,
-                method.routing_key,
-                method.redelivered,
-            )
-        )
+        self.mailbox.put_delivery(delivery_from(method, properties, body, self.queue, time.time()))
 
     def _on_cancel(self) -> None:
         self._cancelled = True
