@@ -2,23 +2,57 @@
 
 from __future__ import annotations
 
+import inspect
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pika
+from textual.pilot import Pilot
+
+# Waiting (the one bounded poll every test uses; never a fixed sleep) ----------
 
 
-def wait_for(
-    condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.02
-) -> None:
-    """Poll ``condition`` until it is truthy; fail the test after ``timeout``."""
+def _polls(condition: Callable[[], object], timeout: float, what: str | None) -> Iterator[None]:
+    """Yield (for the caller to wait one interval) while ``condition`` is false;
+    after ``timeout`` fail, naming what did not happen: ``what``, or the
+    condition's source when the caller gave no words for it."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            if what is None:
+                try:
+                    what = " ".join(inspect.getsource(condition).split())[:200]
+                except (OSError, TypeError):
+                    what = getattr(condition, "__qualname__", repr(condition))
+            raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
+        yield
+
+
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    *,
+    what: str | None = None,
+) -> None:
+    """Poll ``condition`` until it is truthy; fail the test after ``timeout``."""
+    for _ in _polls(condition, timeout, what):
         time.sleep(interval)
+
+
+async def until(
+    pilot: Pilot[Any],
+    condition: Callable[[], object],
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    *,
+    what: str | None = None,
+) -> None:
+    """Let the app run until ``condition`` holds; fail the test after ``timeout``."""
+    for _ in _polls(condition, timeout, what):
+        await pilot.pause(interval)
 
 
 def queue_exists(connection: pika.BlockingConnection, queue: str) -> bool:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pika
 import pytest
-from helpers import queue_exists
+from helpers import queue_exists, until
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -24,17 +23,6 @@ SIZE = (160, 48)
 
 def make_app(url: str, exchange: str, receivers: int = 3) -> FanoutApp:
     return FanoutApp(Settings(urls=(url,), exchange=exchange, receivers=receivers))
-
-
-async def until(
-    pilot: Pilot, condition: Callable[[], object], timeout: float = 15.0, step: float = 0.05
-) -> None:
-    """Let the app run until ``condition`` holds; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await pilot.pause(step)
 
 
 def all_consuming(app: FanoutApp) -> bool:

@@ -4,16 +4,13 @@ app's own bindings. Names are shown as plain text, never as markup."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pika
 import pytest
-from helpers import bind_tutorial_queue, closed_port
+from helpers import bind_tutorial_queue, closed_port, until
 from rich.text import Text
 from textual.app import App
-from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from fanout_tui.present.text import sanitize
@@ -32,14 +29,6 @@ class Host(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.bindings_screen)
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await pilot.pause(0.05)
 
 
 def table_rows(screen: BindingsScreen) -> list[tuple[str, ...]]:

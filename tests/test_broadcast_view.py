@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pika
-from helpers import bind_tutorial_queue
+from helpers import bind_tutorial_queue, until
 from rich.text import Text
 from test_app import (
     SIZE,
@@ -19,7 +19,6 @@ from test_app import (
     make_app,
     result_text,
     type_and_publish,
-    until,
     worker_threads,
 )
 from textual import events
@@ -261,7 +260,9 @@ async def test_a_10000_message_burst_is_counted_exactly_and_keys_stay_responsive
             before = len(box.value)
             started = time.monotonic()
             app.post_message(events.Key("x", "x"))
-            await until(pilot, lambda before=before: len(box.value) > before, timeout=5, step=0.002)
+            await until(
+                pilot, lambda before=before: len(box.value) > before, timeout=5, interval=0.002
+            )
             worst = max(worst, time.monotonic() - started)
             presses += 1
             await pilot.pause(0.05)

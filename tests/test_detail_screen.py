@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
 
 import pika
 import pytest
+from helpers import until
 from real_deliveries import receive_one
 from textual.app import App
-from textual.pilot import Pilot
 from textual.widgets import Static
 
 from fanout_tui.model.delivery import Delivery
@@ -45,14 +44,6 @@ class DetailApp(App[None]):
 
     def action_quit(self) -> None:  # a markup [@click=app.quit] that ran would land here
         self.quit_requested = True
-
-
-async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await pilot.pause(0.05)
 
 
 def screen_of(app: App[None]) -> MessageDetailScreen:

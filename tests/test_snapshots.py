@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pika
 import pytest
+from helpers import until
 from textual.pilot import Pilot
 
 from fanout_tui.model.states import WorkerState
@@ -53,14 +54,10 @@ def _scenario(url: str, exchange: str, receivers: int, pause: bool = False):  # 
     async def run_before(pilot: Pilot) -> None:
         app.query_one(PublishInput).cursor_blink = False  # a blinking cursor is not deterministic
 
-        async def until(condition) -> None:  # type: ignore[no-untyped-def]
-            for _ in range(400):
-                if condition():
-                    return
-                await pilot.pause(0.05)
-            raise AssertionError("snapshot scenario did not settle")
+        async def settled(condition) -> None:  # type: ignore[no-untyped-def]
+            await until(pilot, condition, timeout=20)
 
-        await until(
+        await settled(
             lambda: (
                 all(p.state.state is WorkerState.CONSUMING for p in app.panes)
                 and app.publisher.state.state is WorkerState.READY
@@ -68,16 +65,16 @@ def _scenario(url: str, exchange: str, receivers: int, pause: bool = False):  # 
         )
         texts = ("hello, fanout", '{"user": 42, "action": "login"}')
         await pilot.press(*texts[0], "enter")
-        await until(lambda: all(p.received == 1 for p in app.panes))
+        await settled(lambda: all(p.received == 1 for p in app.panes))
         if pause:  # R2 misses the second message for now: it waits in its queue
             paused = app.panes[1]
             app.toggle_pause(paused)
-            await until(lambda: paused.state.waiting == 0)
+            await settled(lambda: paused.state.waiting == 0)
         await pilot.press(*texts[1], "enter")
         expected = [1 if pause and p is app.panes[1] else 2 for p in app.panes]
-        await until(lambda: [p.received for p in app.panes] == expected)
+        await settled(lambda: [p.received for p in app.panes] == expected)
         if pause:
-            await until(lambda: paused.state.waiting == 1)
+            await settled(lambda: paused.state.waiting == 1)
         connection = pika.BlockingConnection(pika.URLParameters(url))
         try:
             channel = connection.channel()
@@ -86,10 +83,10 @@ def _scenario(url: str, exchange: str, receivers: int, pause: bool = False):  # 
             connection.close()
         paused_pane = app.panes[1] if pause else None
         final = [n + (p is not paused_pane) for n, p in zip(expected, app.panes, strict=True)]
-        await until(lambda: [p.received for p in app.panes] == final)
-        await until(lambda: "/" in str(app.query_one("#result").render()))
+        await settled(lambda: [p.received for p in app.panes] == final)
+        await settled(lambda: "/" in str(app.query_one("#result").render()))
         if pause:
-            await until(lambda: paused.state.waiting == 2)
+            await settled(lambda: paused.state.waiting == 2)
             await pilot.press("ctrl+l")
         _fix_measurements(app)
         app._draw_tracking(0.0)
