@@ -19,11 +19,12 @@ from . import __version__
 from .model.delivery import PROPERTY_NAMES, Delivery
 from .model.export import jsonable
 from .model.mailbox import Mailbox
+from .model.outcomes import Outcome, outcome_cause
 from .model.states import WorkerState
 from .present.text import delivery_line
 from .settings import MAX_RECEIVERS, ConfigError, Settings, load_settings
 from .transport.broker import BrokerSettings, BrokerUrlError
-from .transport.publisher import MessageProperties, Publisher, PublishStatus
+from .transport.publisher import MessageProperties, Publisher
 from .transport.receiver import ReceiverWorker
 
 EXIT_BROKER = 1
@@ -170,16 +171,15 @@ def _publish(broker: BrokerSettings, args: argparse.Namespace) -> int:
         return _fail(publisher.describe(exc), EXIT_BROKER)
     finally:
         publisher.close()
-    if result.status is PublishStatus.ROUTED:
-        print(f" [x] Sent {text!r} to exchange {broker.exchange!r}")
+    status = result.status
+    if status is Outcome.ROUTED:
+        print(f" [x] Sent {text!r} to exchange {broker.exchange!r}")  # the tutorial's line
         return 0
-    if result.status is PublishStatus.UNROUTABLE:
-        return _fail(
-            f"unroutable: no queue is bound to exchange {broker.exchange!r}", EXIT_UNROUTABLE
-        )
-    if result.status is PublishStatus.NACKED:
-        return _fail("nacked: the broker refused the message", EXIT_NACKED)
-    return _fail(result.reason, EXIT_BROKER)
+    cause = outcome_cause(status, broker.exchange, result.reason)
+    if status is Outcome.FAILED:
+        return _fail(cause, EXIT_BROKER)
+    code = EXIT_UNROUTABLE if status is Outcome.UNROUTABLE else EXIT_NACKED
+    return _fail(f"{status.value}: {cause}", code)
 
 
 def _listen(broker: BrokerSettings, args: argparse.Namespace) -> int:

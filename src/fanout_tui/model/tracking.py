@@ -18,6 +18,9 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+# Re-exported while ui/ imports Outcome from here; model.outcomes is its home.
+from .outcomes import Outcome as Outcome
+from .outcomes import describe_outcome
 from .states import WorkerState
 
 # A receiver as the app saw it: its state and its queue (empty when it has none).
@@ -27,14 +30,6 @@ MAX_TRACKED = 10_000  # single messages remembered; older ones are forgotten
 MAX_BURSTS = 50
 
 _BOUND = (WorkerState.CONSUMING, WorkerState.PAUSED)
-
-
-class Outcome(enum.Enum):
-    PUBLISHING = "publishing"  # no confirm yet
-    ROUTED = "routed"
-    UNROUTABLE = "unroutable"
-    NACKED = "nacked"
-    FAILED = "failed"
 
 
 class Fate(enum.Enum):
@@ -250,15 +245,8 @@ class DeliveryTracker:
     ) -> str:
         """``#12 "hello" → 3/4 receivers, slowest 3.1 ms · R2 paused, waiting in its queue``."""
         head = f"#{message.seq} {message.preview} →"
-        if message.outcome is Outcome.UNROUTABLE:
-            return (
-                f"{head} unroutable — no queue is bound to exchange {exchange!r}; "
-                "the message was dropped"
-            )
-        if message.outcome is Outcome.NACKED:
-            return f"{head} nacked — the broker refused the message"
-        if message.outcome is Outcome.FAILED:
-            return f"{head} not sent: {message.reason}"
+        if message.outcome in (Outcome.UNROUTABLE, Outcome.NACKED, Outcome.FAILED):
+            return f"{head} {describe_outcome(message.outcome, exchange, message.reason)}"
         expected = len(message.receivers)
         got = sum(1 for n in message.got if n in message.receivers)
         text = f"{head} {got}/{expected} receivers"

@@ -9,7 +9,6 @@ a deque the UI drains, so neither side ever waits on the other.
 from __future__ import annotations
 
 import contextlib
-import enum
 import itertools
 import queue
 import threading
@@ -24,18 +23,14 @@ import pika
 import pika.exceptions as pex
 
 from ..model.delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER
+from ..model.outcomes import Outcome, describe_outcome
 from ..model.states import StateChange, WorkerState
 from .broker import BrokerSettings, mask_url, vhost_of
 from .errors import describe_error
 from .topology import declare_exchange
 from .worker import Reconnect, Worker, retrying
 
-
-class PublishStatus(enum.Enum):
-    ROUTED = "routed"
-    UNROUTABLE = "unroutable"
-    NACKED = "nacked"
-    FAILED = "failed"
+PublishStatus = Outcome  # alias until ui/ moves to Outcome
 
 
 @dataclass(frozen=True)
@@ -50,7 +45,7 @@ class MessageProperties:
 @dataclass(frozen=True)
 class PublishResult:
     seq: int
-    status: PublishStatus
+    status: Outcome  # never PUBLISHING: a result is the broker's answer
     body: bytes
     exchange: str
     reason: str = ""
@@ -59,20 +54,11 @@ class PublishResult:
 
     @property
     def ok(self) -> bool:
-        return self.status is PublishStatus.ROUTED
+        return self.status is Outcome.ROUTED
 
     def describe(self) -> str:
-        """The one-line outcome shown to a person."""
-        if self.status is PublishStatus.ROUTED:
-            return f"#{self.seq} routed to exchange {self.exchange!r}"
-        if self.status is PublishStatus.UNROUTABLE:
-            return (
-                f"#{self.seq} unroutable — no queue is bound to exchange {self.exchange!r}; "
-                "the message was dropped"
-            )
-        if self.status is PublishStatus.NACKED:
-            return f"#{self.seq} nacked — the broker refused the message"
-        return f"#{self.seq} not sent: {self.reason}"
+        """The one-line outcome shown to a person: ``#7 routed to exchange 'logs'``."""
+        return f"#{self.seq} {describe_outcome(self.status, self.exchange, self.reason)}"
 
 
 class Publisher:
@@ -123,10 +109,8 @@ class Publisher:
         properties = self._properties(seq, sent_at, props)
         problem = unencodable(properties)
         if problem:
-            return PublishResult(
-                seq, PublishStatus.FAILED, body, exchange, problem, sent_at, time.time()
-            )
-        status, reason = PublishStatus.ROUTED, ""
+            return PublishResult(seq, Outcome.FAILED, body, exchange, problem, sent_at, time.time())
+        status, reason = Outcome.ROUTED, ""
         for retry in (True, False):
             reason = ""
             try:
@@ -137,14 +121,14 @@ class Publisher:
                     properties=properties,
                     mandatory=True,
                 )
-                status = PublishStatus.ROUTED
+                status = Outcome.ROUTED
             except pex.UnroutableError:
-                status = PublishStatus.UNROUTABLE
+                status = Outcome.UNROUTABLE
             except pex.NackError:
-                status = PublishStatus.NACKED
+                status = Outcome.NACKED
             except pex.ChannelClosedByBroker as exc:
                 # e.g. 404 when someone deleted the exchange: redeclare it once.
-                status, reason = PublishStatus.FAILED, self.describe(exc)
+                status, reason = Outcome.FAILED, self.describe(exc)
                 self._channel = self._open_channel(self._connection)
                 if retry and exc.reply_code == 404:
                     continue
@@ -363,7 +347,7 @@ class PublisherWorker(Worker):
         self._emit(
             PublishResult(
                 request.seq,
-                PublishStatus.FAILED,
+                Outcome.FAILED,
                 request.body,
                 self.publisher.broker.exchange,
                 reason,
