@@ -204,7 +204,7 @@ def test_listen_json_gives_one_object_per_message(
     assert first["body"] == "info: Hello World!"
     assert first["properties"]["content_type"] == "text/plain"
     assert first["properties"]["delivery_mode"] == 1
-    assert first["headers"] == {"source": "emit_log"}
+    assert first["properties"]["headers"] == {"source": "emit_log"}
     assert first["queue"] == queue
     assert first["exchange"] == exchange
     assert first["routing_key"] == ""
@@ -212,10 +212,17 @@ def test_listen_json_gives_one_object_per_message(
     assert before - dt.timedelta(seconds=1) <= received <= after + dt.timedelta(seconds=1)
 
     assert hostile["body"] == "\x1b[2J\u202eevil"  # exact, once decoded
-    assert hostile["headers"] == {}
-    assert binary["body"] is None
-    assert binary["body_base64"] == "/wBiaW5hcnk="
+    assert hostile["properties"]["headers"] == {}
+    assert binary["body"] == "/wBiaW5hcnk="
+    assert binary["body_encoding"] == "base64"
     assert binary["size"] == 8
+    # The export's record (model/export.py), with whole bodies.
+    assert set(first) == {
+        *("seq", "origin", "sent_at", "sent_at_epoch", "received_at", "received_at_epoch"),
+        *("latency_ms", "exchange", "routing_key", "queue", "redelivered", "properties"),
+        *("size", "body", "body_encoding", "truncated"),
+    }
+    assert [r["truncated"] for r in records] == [False, False, False]
 
 
 def test_publish_reaches_a_tutorial_receiver(

@@ -8,16 +8,11 @@ for a nack, 130 for Ctrl+C. Never a traceback.
 from __future__ import annotations
 
 import argparse
-import base64
-import datetime as dt
-import json
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from . import __version__
-from .model.delivery import PROPERTY_NAMES, Delivery
-from .model.export import jsonable
+from .model.export import delivery_json
 from .model.mailbox import Mailbox
 from .model.outcomes import Outcome, outcome_cause
 from .model.states import WorkerState
@@ -113,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_broker_options(lis)
     lis.add_argument("--count", type=_non_negative, metavar="N", help="stop after N messages")
-    lis.add_argument("--json", action="store_true", help="print one JSON object per message")
+    lis.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per message, the record an export writes",
+    )
     return parser
 
 
@@ -204,7 +203,9 @@ def _listen(broker: BrokerSettings, args: argparse.Namespace) -> int:
                 elif event.state is WorkerState.FAILED:
                     return _fail(event.detail, EXIT_BROKER)
             for delivery in mailbox.drain_deliveries():
-                print(_json_line(delivery) if args.json else delivery_line(delivery), flush=True)
+                # The export's record, with the whole body: one line is one message.
+                line = delivery_json(delivery, None) if args.json else delivery_line(delivery)
+                print(line, flush=True)
                 printed += 1
                 if args.count is not None and printed >= args.count:
                     break
@@ -213,31 +214,3 @@ def _listen(broker: BrokerSettings, args: argparse.Namespace) -> int:
         return 0
     finally:
         worker.stop()
-
-
-def _json_line(delivery: Delivery) -> str:
-    props = delivery.properties
-    properties = {
-        name: jsonable(getattr(props, name))
-        for name in PROPERTY_NAMES
-        if getattr(props, name, None) is not None
-    }
-    record: dict[str, Any] = {
-        "queue": delivery.queue,
-        "exchange": delivery.exchange,
-        "routing_key": delivery.routing_key,
-        "received_at": dt.datetime.fromtimestamp(delivery.received_at, dt.UTC).isoformat(
-            timespec="milliseconds"
-        ),
-        "seq": delivery.seq,
-        "size": len(delivery.body),
-        "properties": properties,
-        "headers": jsonable(delivery.headers),
-    }
-    try:
-        record["body"] = delivery.body.decode("utf-8")
-    except UnicodeDecodeError:
-        record["body"] = None
-        record["body_base64"] = base64.b64encode(delivery.body).decode("ascii")
-    # ensure_ascii: control characters and bidi overrides arrive escaped, never raw.
-    return json.dumps(record, ensure_ascii=True)

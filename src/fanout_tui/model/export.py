@@ -1,9 +1,11 @@
-"""Writing a pane's messages to a JSON Lines file.
+"""A delivery as one JSON record, and a pane's messages as a JSON Lines file.
 
-One JSON object per line per delivery, with the full body up to a cap: UTF-8
-text as it is, anything else base64. Written with ``ensure_ascii`` so the file
-is plain ASCII: a body with escape sequences can be ``cat`` to a terminal
-safely, and still reads back exactly with any JSON parser.
+The record (:func:`delivery_record`) is the one layout of a delivery in JSON:
+an export writes one per line, and ``fanout-tui listen --json`` prints one per
+message. The body is UTF-8 text as it is, anything else base64. Lines are
+written with ``ensure_ascii`` so they are plain ASCII: a body with escape
+sequences can be ``cat`` to a terminal safely, and still reads back exactly
+with any JSON parser.
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _body_fields(body: bytes, cap: int) -> dict[str, Any]:
-    cut = body[: max(cap, 0)]
+def _body_fields(body: bytes, cap: int | None) -> dict[str, Any]:
+    cut = body if cap is None else body[: max(cap, 0)]
     truncated = len(cut) < len(body)
     text: str | None
     try:
@@ -80,14 +82,20 @@ def _body_fields(body: bytes, cap: int) -> dict[str, Any]:
     return {"body": encoded, "body_encoding": "base64", "truncated": truncated}
 
 
-def delivery_record(delivery: Delivery, body_cap: int = DEFAULT_BODY_CAP) -> dict[str, Any]:
-    """One delivery as a JSON-safe dict (see the module docstring for the body).
+def delivery_record(delivery: Delivery, body_cap: int | None = DEFAULT_BODY_CAP) -> dict[str, Any]:
+    """One delivery as a JSON-safe dict, its first ``body_cap`` bytes of body
+    (None: all of it).
 
-    Keys: seq, origin, sent_at / sent_at_epoch, received_at / received_at_epoch
-    (ISO-8601 UTC with microseconds, and the float), latency_ms, exchange,
-    routing_key, queue, redelivered, properties (the AMQP properties present,
-    and headers), size (of the whole body), body, body_encoding ("utf-8" or
-    "base64"), truncated. Unknown values are null.
+    - ``seq``, ``origin``: this app's stamp (``x-fanout-seq``, ``x-fanout-origin``)
+    - ``sent_at`` / ``sent_at_epoch``: the publisher's stamp; ``received_at`` /
+      ``received_at_epoch``: arrival (ISO-8601 UTC with microseconds, and the float)
+    - ``latency_ms``: from the two (the hosts' clocks may differ)
+    - ``exchange``, ``routing_key``, ``queue``, ``redelivered``: where it came from
+    - ``properties``: the AMQP properties that are set, and always ``headers``
+    - ``size``: bytes of the whole body; ``body``, ``body_encoding`` (``"utf-8"``
+      or ``"base64"``), ``truncated`` (the body was cut at ``body_cap``)
+
+    Values not known (a message not stamped by this app) are null.
     """
     props = delivery.properties
     properties: dict[str, Any] = {
@@ -114,6 +122,11 @@ def delivery_record(delivery: Delivery, body_cap: int = DEFAULT_BODY_CAP) -> dic
     }
     record.update(_body_fields(delivery.body, body_cap))
     return record
+
+
+def delivery_json(delivery: Delivery, body_cap: int | None = DEFAULT_BODY_CAP) -> str:
+    """:func:`delivery_record` as one line of JSON, plain ASCII (see the module docstring)."""
+    return json.dumps(delivery_record(delivery, body_cap), ensure_ascii=True)
 
 
 def _one_line(exc: OSError, path: Path, tmp: Path) -> str:
@@ -146,7 +159,7 @@ def export_jsonl(
             for delivery in deliveries:
                 if not isinstance(delivery, Delivery):
                     continue
-                out.write(json.dumps(delivery_record(delivery, body_cap), ensure_ascii=True))
+                out.write(delivery_json(delivery, body_cap))
                 out.write("\n")
                 count += 1
             out.flush()
