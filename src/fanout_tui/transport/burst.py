@@ -57,12 +57,13 @@ class BurstWorker(Worker):
         self.error: str | None = None
         self.finished = False
 
-    # A burst stopped early is cancelled: the user's word for a stop, the same thing.
     def cancel(self) -> None:
+        """End the burst early: the user's word for :meth:`request_stop`."""
         self.request_stop()
 
     @property
     def cancelled(self) -> bool:
+        """A cancel (or stop) was asked for, whether or not the burst was done by then."""
         return self.stopping
 
     def _connect(self) -> None:
