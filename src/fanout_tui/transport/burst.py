@@ -68,14 +68,14 @@ class BurstWorker(Worker):
 
     def _connect(self) -> None:
         """The first node that answers, in the order the other workers fail over."""
-        reconnect = Reconnect(self.publisher.broker.urls)
+        retry = Reconnect(self.publisher.broker.urls)
         while True:
             try:
-                self.publisher.connect(reconnect.url)
+                self.publisher.connect(retry.url)
                 return
             except Exception:
-                reconnect.failed()  # no wait: each node is tried once, at once
-                if reconnect.attempt == len(reconnect.urls):
+                retry.failed()  # no wait: each node is tried once, at once
+                if retry.attempt == len(retry.urls):
                     raise
 
     def run(self) -> None:

@@ -294,26 +294,26 @@ class PublisherWorker(Worker):
 
     # Worker thread -------------------------------------------------------------
     def run(self) -> None:
-        reconnect = Reconnect(self.publisher.broker.urls)
+        retry = Reconnect(self.publisher.broker.urls)
         next_attempt = 0.0
         reason = ""
         try:
             while not self.stopping:
                 if not self.publisher.connected and time.monotonic() >= next_attempt:
-                    self._set_state(reconnect.state, reason, reconnect.attempt)
+                    self._set_state(retry.state, reason, retry.attempt)
                     try:
-                        self.publisher.connect(reconnect.url)
-                        reconnect.succeeded()
+                        self.publisher.connect(retry.url)
+                        retry.succeeded()
                         reason = ""
                         self._set_state(WorkerState.READY)
                     except Exception as exc:
                         self.publisher.close()
                         reason = self.publisher.describe(exc)
                         # Not a sleep: requests meanwhile fail at once (see the class).
-                        delay = reconnect.failed()
+                        delay = retry.failed()
                         next_attempt = time.monotonic() + delay
                         self._set_state(
-                            WorkerState.RECONNECTING, retrying(reason, delay), reconnect.attempt
+                            WorkerState.RECONNECTING, retrying(reason, delay), retry.attempt
                         )
                 try:
                     request = self._requests.get(timeout=_IDLE_POLL)
@@ -335,7 +335,7 @@ class PublisherWorker(Worker):
                     reason = self.publisher.describe(exc)
                     self.publisher.close()
                     next_attempt = 0.0
-                    reconnect.lost()
+                    retry.lost()
                     if request is not None:
                         self._fail(request, reason)
         finally:

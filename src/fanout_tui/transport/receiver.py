@@ -82,7 +82,7 @@ class ReceiverWorker(Worker):
         self.queue = ""
         self.url = ""  # masked URL of the node in use
         self.error: str | None = None
-        self._reconnect = Reconnect(broker.urls)
+        self._retry = Reconnect(broker.urls)
         self._connection: Any = None
         self._cancelled = False
         self._check_due = False
@@ -117,13 +117,13 @@ class ReceiverWorker(Worker):
 
     # Worker thread -------------------------------------------------------------
     def run(self) -> None:
-        reconnect = self._reconnect
+        retry = self._retry
         final = WorkerState.STOPPED
         try:
             while not self.stopping:
-                url = reconnect.url
+                url = retry.url
                 self.url = mask_url(url)
-                self._report(reconnect.state, attempt=reconnect.attempt)
+                self._report(retry.state, attempt=retry.attempt)
                 try:
                     self._consume(url)
                     break  # returned normally: a stop was requested
@@ -135,11 +135,11 @@ class ReceiverWorker(Worker):
                         final = WorkerState.FAILED
                         break
                     self.queue = ""
-                    delay = reconnect.failed()
+                    delay = retry.failed()
                     self._report(
                         WorkerState.RECONNECTING,
                         retrying(self.error, delay),
-                        attempt=reconnect.attempt,
+                        attempt=retry.attempt,
                     )
                     self.sleep(delay)
                 finally:
@@ -162,7 +162,7 @@ class ReceiverWorker(Worker):
         consumer = DirectConsumer(connection, channel, self._on_message, self._on_cancel)
         self.queue = queue
         self.error = None
-        self._reconnect.succeeded()  # a failure from here on starts the backoff afresh
+        self._retry.succeeded()  # a failure from here on starts the backoff afresh
         if self._want_paused:
             self._pause_started(connection)
         else:
