@@ -14,7 +14,6 @@ import shutil
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import pika
 import pytest
-from helpers import wait_for
+from helpers import unique_exchange, wait_for
 from mirakuru.exceptions import ProcessExitedWithError
 from port_for import get_port
 from pytest_rabbitmq import factories
@@ -99,7 +98,7 @@ def second_fault_node(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def exchange() -> str:
     """A fresh exchange name, so tests never see each other's messages."""
-    return f"test-{uuid.uuid4().hex[:10]}"
+    return unique_exchange()
 
 
 @pytest.fixture

@@ -5,11 +5,20 @@ from __future__ import annotations
 import inspect
 import socket
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 import pika
-from textual.pilot import Pilot
+
+from fanout_tui.model.states import WorkerState
+
+if TYPE_CHECKING:  # conftest imports this module: the pure tests need no Textual
+    from textual.pilot import Pilot
+
+    from fanout_tui.ui.app import FanoutApp
+    from fanout_tui.ui.widgets.receiver_pane import ReceiverPane
 
 # Waiting (the one bounded poll every test uses; never a fixed sleep) ----------
 
@@ -53,6 +62,70 @@ async def until(
     """Let the app run until ``condition`` holds; fail the test after ``timeout``."""
     for _ in _polls(condition, timeout, what):
         await pilot.pause(interval)
+
+
+def unique_exchange() -> str:
+    """A fresh exchange name, so tests never see each other's messages."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+# The dashboard, running ---------------------------------------------------------
+# Every look the helpers take inside FanoutApp is in the three functions below
+# and running_app, so a change of the App's API is adapted here, once.
+
+
+def _consuming(pane: ReceiverPane) -> bool:
+    return pane.state.state is WorkerState.CONSUMING
+
+
+def all_consuming(app: FanoutApp) -> bool:
+    """The app has receiver panes and every one of them consumes."""
+    panes = app.panes
+    return bool(panes) and all(_consuming(p) for p in panes)
+
+
+def app_ready(app: FanoutApp, receivers: int) -> bool:
+    """``receivers`` panes, all consuming, and the publisher connected."""
+    panes = app.panes
+    return (
+        len(panes) == receivers
+        and all(_consuming(p) for p in panes)
+        and app.publisher.state.state is WorkerState.READY
+    )
+
+
+@asynccontextmanager
+async def running_app(
+    url: str,
+    *,
+    receivers: int = 3,
+    size: tuple[int, int] = (160, 48),
+    exchange: str | None = None,
+    timeout: float = 15.0,
+    **settings: Any,
+) -> AsyncIterator[tuple[FanoutApp, Pilot[None]]]:
+    """The dashboard under Pilot with ``receivers`` panes, once every pane
+    consumes and the publisher is connected (failing after ``timeout``).
+
+    A fresh exchange unless ``exchange`` names one; ``settings`` go to Settings
+    as they are (``scrollback=50``, ``management_url=...``).
+    """
+    from fanout_tui.settings import Settings  # here: conftest imports this module for every test
+    from fanout_tui.ui.app import FanoutApp
+
+    app = FanoutApp(
+        Settings(
+            urls=(url,), exchange=exchange or unique_exchange(), receivers=receivers, **settings
+        )
+    )
+    async with app.run_test(size=size) as pilot:
+        await until(
+            pilot,
+            lambda: app_ready(app, receivers),
+            timeout,
+            what=f"{receivers} receivers consuming and the publisher ready",
+        )
+        yield app, pilot
 
 
 def queue_exists(connection: pika.BlockingConnection, queue: str) -> bool:

@@ -7,7 +7,7 @@ import time
 
 import pika
 import pytest
-from helpers import queue_exists, until
+from helpers import all_consuming, queue_exists, running_app, until
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -23,11 +23,6 @@ SIZE = (160, 48)
 
 def make_app(url: str, exchange: str, receivers: int = 3) -> FanoutApp:
     return FanoutApp(Settings(urls=(url,), exchange=exchange, receivers=receivers))
-
-
-def all_consuming(app: FanoutApp) -> bool:
-    panes = app.panes
-    return bool(panes) and all(p.state.state is WorkerState.CONSUMING for p in panes)
 
 
 def has_line(pane: ReceiverPane, *parts: str) -> bool:
@@ -87,10 +82,8 @@ def test_grid_shape_is_near_square() -> None:
     }
 
 
-async def test_typed_message_appears_in_every_pane(broker_url: str, exchange: str) -> None:
-    app = make_app(broker_url, exchange, receivers=3)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+async def test_typed_message_appears_in_every_pane(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=3) as (app, pilot):
         assert isinstance(app.focused, PublishInput), "focus starts in the input"
         await type_and_publish(pilot, "hello fanout")
         await until(pilot, lambda: all(has_line(p, "#1", "hello fanout") for p in app.panes))
@@ -107,20 +100,16 @@ async def test_typed_message_appears_in_every_pane(broker_url: str, exchange: st
 async def test_message_from_tutorial_program_is_marked_ext(
     broker_url: str, exchange: str, pika_connection: pika.BlockingConnection
 ) -> None:
-    app = make_app(broker_url, exchange, receivers=2)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+    async with running_app(broker_url, receivers=2, exchange=exchange) as (app, pilot):
         tutorial_emit(pika_connection, exchange, b"info: Hello World!")
         await until(pilot, lambda: all(has_line(p, "ext", "info: Hello World!") for p in app.panes))
         assert not any(has_line(p, "#") for p in app.panes)
 
 
 async def test_add_and_remove_receivers_live(
-    broker_url: str, exchange: str, pika_connection: pika.BlockingConnection
+    broker_url: str, pika_connection: pika.BlockingConnection
 ) -> None:
-    app = make_app(broker_url, exchange, receivers=2)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+    async with running_app(broker_url, receivers=2) as (app, pilot):
         await type_and_publish(pilot, "before")
         await until(pilot, lambda: all(has_line(p, "before") for p in app.panes))
 
@@ -144,10 +133,8 @@ async def test_add_and_remove_receivers_live(
         assert app.query_one("#grid").styles.grid_size_columns == 2
 
 
-async def test_remove_focused_pane_and_mouse_controls(broker_url: str, exchange: str) -> None:
-    app = make_app(broker_url, exchange, receivers=3)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+async def test_remove_focused_pane_and_mouse_controls(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=3) as (app, pilot):
         first = app.panes[0]
         first.focus()
         await pilot.pause()
@@ -169,9 +156,7 @@ async def test_remove_focused_pane_and_mouse_controls(broker_url: str, exchange:
 
 
 async def test_publish_with_no_receivers_is_unroutable(broker_url: str, exchange: str) -> None:
-    app = make_app(broker_url, exchange, receivers=0)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.publisher.state.state is WorkerState.READY)
+    async with running_app(broker_url, receivers=0, exchange=exchange) as (app, pilot):
         assert app.query_one("#empty").display
         await type_and_publish(pilot, "into the void")
         await until(pilot, lambda: "unroutable" in result_text(app))
@@ -185,9 +170,7 @@ async def test_escape_sequences_and_markup_are_shown_escaped(
     broker_url: str, exchange: str, pika_connection: pika.BlockingConnection
 ) -> None:
     hostile = "\x1b]0;title\x07 \x1b[2J \x9b31m [bold]x[/] [@click=app.quit]q[/]".encode()
-    app = make_app(broker_url, exchange, receivers=2)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+    async with running_app(broker_url, receivers=2, exchange=exchange) as (app, pilot):
         tutorial_emit(pika_connection, exchange, hostile)
         await until(pilot, lambda: all(p.received == 1 for p in app.panes))
         await pilot.pause(0.2)
@@ -224,9 +207,7 @@ async def test_broker_unreachable_app_opens_and_keeps_text(exchange: str) -> Non
 
 
 async def test_history_recall_persists_across_runs(broker_url: str, exchange: str) -> None:
-    app = make_app(broker_url, exchange, receivers=1)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+    async with running_app(broker_url, receivers=1, exchange=exchange) as (app, pilot):
         for text in ("first", "second"):
             await type_and_publish(pilot, text)
         await until(pilot, lambda: has_line(app.panes[0], "second"))
@@ -247,9 +228,8 @@ async def test_history_recall_persists_across_runs(broker_url: str, exchange: st
         assert box.value == ""
 
 
-async def test_help_screen_opens_and_closes(broker_url: str, exchange: str) -> None:
-    app = make_app(broker_url, exchange, receivers=0)
-    async with app.run_test(size=SIZE) as pilot:
+async def test_help_screen_opens_and_closes(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=0) as (app, pilot):
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         assert "fanout exchange" in str(app.screen.query_one(Static).render())
@@ -260,9 +240,8 @@ async def test_help_screen_opens_and_closes(broker_url: str, exchange: str) -> N
         assert app.query_one(PublishInput).value == "?"
 
 
-async def test_palette_commands_add_and_remove(broker_url: str, exchange: str) -> None:
-    app = make_app(broker_url, exchange, receivers=0)
-    async with app.run_test(size=SIZE) as pilot:
+async def test_palette_commands_add_and_remove(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=0) as (app, pilot):
         for command, expected in (("Add receiver", 1), ("Add receiver", 2), ("Remove receiver", 1)):
             await pilot.press("ctrl+p")
             await pilot.pause(0.2)
@@ -273,12 +252,8 @@ async def test_palette_commands_add_and_remove(broker_url: str, exchange: str) -
         assert [p.number for p in app.panes] == [1]
 
 
-async def test_quit_with_16_receivers_is_quick_and_leaves_no_thread(
-    broker_url: str, exchange: str
-) -> None:
-    app = make_app(broker_url, exchange, receivers=16)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app), timeout=30)
+async def test_quit_with_16_receivers_is_quick_and_leaves_no_thread(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=16, timeout=30) as (_app, pilot):
         assert len(worker_threads()) == 17
         started = time.monotonic()
         await pilot.press("ctrl+q")
@@ -288,10 +263,8 @@ async def test_quit_with_16_receivers_is_quick_and_leaves_no_thread(
 
 
 @pytest.mark.timeout(180)
-async def test_receiver_limit_and_quit_with_64(broker_url: str, exchange: str) -> None:
-    app = make_app(broker_url, exchange, receivers=MAX_RECEIVERS)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app), timeout=90)
+async def test_receiver_limit_and_quit_with_64(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=MAX_RECEIVERS, timeout=90) as (app, pilot):
         await pilot.press("ctrl+n")
         await pilot.pause(0.1)
         assert len(app.panes) == MAX_RECEIVERS
@@ -306,9 +279,12 @@ async def test_receiver_limit_and_quit_with_64(broker_url: str, exchange: str) -
 async def test_scrollback_is_bounded_counts_exact_and_follow_stops_when_scrolled_up(
     broker_url: str, exchange: str, pika_connection: pika.BlockingConnection
 ) -> None:
-    app = FanoutApp(Settings(urls=(broker_url,), exchange=exchange, receivers=1, scrollback=50))
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+    async with running_app(
+        broker_url,
+        receivers=1,
+        exchange=exchange,
+        scrollback=50,
+    ) as (app, pilot):
         (pane,) = app.panes
         channel = pika_connection.channel()
         for i in range(1, 1501):

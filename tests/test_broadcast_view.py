@@ -10,13 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pika
-from helpers import bind_tutorial_queue, until
+from helpers import all_consuming, bind_tutorial_queue, running_app, until
 from rich.text import Text
 from test_app import (
-    SIZE,
-    all_consuming,
     has_line,
-    make_app,
     result_text,
     type_and_publish,
     worker_threads,
@@ -26,7 +23,6 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
 from fanout_tui.model.states import WorkerState
-from fanout_tui.settings import Settings
 from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.screens.bindings import NOT_OURS, BindingsScreen
 from fanout_tui.ui.screens.detail import MessageDetailScreen
@@ -43,7 +39,6 @@ def body_lines(detail: MessageDetailScreen, limit: int = 50) -> list[str]:
 
 async def fill_burst_form(pilot: Pilot, app: FanoutApp, count: str, rate: str = "") -> None:
     """Open `Publish burst…` as the palette does, fill it in and press Enter."""
-    await until(pilot, lambda: all_consuming(app))
     app.action_burst()
     await until(pilot, lambda: isinstance(app.screen, BurstScreen) and app.screen.is_mounted)
     form = app.screen
@@ -58,8 +53,7 @@ async def fill_burst_form(pilot: Pilot, app: FanoutApp, count: str, rate: str = 
 
 
 async def open_bindings(pilot: Pilot, app: FanoutApp) -> BindingsScreen:
-    """ctrl+b once every receiver consumes; the panel after its first fetch."""
-    await until(pilot, lambda: all_consuming(app))
+    """ctrl+b; the panel after its first fetch."""
     await pilot.press("ctrl+b")
     screen = app.screen
     assert isinstance(screen, BindingsScreen)
@@ -72,11 +66,9 @@ def pane(app: FanoutApp, number: int) -> ReceiverPane:
 
 
 async def test_tracking_names_a_paused_receiver_and_resume_delivers_the_backlog(
-    broker_url: str, exchange: str
+    broker_url: str,
 ) -> None:
-    app = make_app(broker_url, exchange, receivers=4)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+    async with running_app(broker_url, receivers=4) as (app, pilot):
         await type_and_publish(pilot, "to all four")
         await until(pilot, lambda: "→ 4/4 receivers, slowest" in result_text(app))
 
@@ -120,11 +112,9 @@ async def test_tracking_names_a_paused_receiver_and_resume_delivers_the_backlog(
 
 
 async def test_a_pane_added_later_shows_only_what_followed_and_the_log_says_not_bound(
-    broker_url: str, exchange: str
+    broker_url: str,
 ) -> None:
-    app = make_app(broker_url, exchange, receivers=2)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+    async with running_app(broker_url, receivers=2) as (app, pilot):
         for i in range(1, 6):
             await type_and_publish(pilot, f"m{i}")
         await until(pilot, lambda: "#5" in result_text(app) and "2/2" in result_text(app))
@@ -151,10 +141,8 @@ async def test_a_pane_added_later_shows_only_what_followed_and_the_log_says_not_
         assert not log.display
 
 
-async def test_quit_while_paused_is_clean(broker_url: str, exchange: str) -> None:
-    app = make_app(broker_url, exchange, receivers=2)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+async def test_quit_while_paused_is_clean(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=2) as (app, pilot):
         app.toggle_pause(pane(app, 1))
         await until(pilot, lambda: pane(app, 1).state.state is WorkerState.PAUSED)
         started = time.monotonic()
@@ -167,15 +155,12 @@ async def test_bindings_panel_lists_this_apps_queues_and_another_programs(
     management_node: Any, node_connection: pika.BlockingConnection, exchange: str
 ) -> None:
     _, theirs = bind_tutorial_queue(node_connection, exchange)  # another pika program
-    app = FanoutApp(
-        Settings(
-            urls=(management_node.amqp_url,),
-            exchange=exchange,
-            receivers=2,
-            management_url=management_node.api_url,
-        )
-    )
-    async with app.run_test(size=SIZE) as pilot:
+    async with running_app(
+        management_node.amqp_url,
+        receivers=2,
+        exchange=exchange,
+        management_url=management_node.api_url,
+    ) as (app, pilot):
         screen = await open_bindings(pilot, app)
         table = screen.query_one(DataTable)
         rows = [
@@ -191,11 +176,10 @@ async def test_bindings_panel_lists_this_apps_queues_and_another_programs(
 
 
 async def test_bindings_panel_without_the_api_lists_own_bindings_and_says_why(
-    broker_url: str, exchange: str
+    broker_url: str,
 ) -> None:
     # The session's node has no management plugin: port 15672 does not answer.
-    app = make_app(broker_url, exchange, receivers=1)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running_app(broker_url, receivers=1) as (app, pilot):
         screen = await open_bindings(pilot, app)
         assert "not reachable" in screen.note
         assert any(pane(app, 1).state.queue in row for row in map(str, screen.rows))
@@ -204,9 +188,7 @@ async def test_bindings_panel_without_the_api_lists_own_bindings_and_says_why(
 async def test_selecting_a_message_opens_its_details_json_pretty_and_binary_as_hex(
     broker_url: str, exchange: str, pika_connection: pika.BlockingConnection
 ) -> None:
-    app = make_app(broker_url, exchange, receivers=1)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+    async with running_app(broker_url, receivers=1, exchange=exchange) as (app, pilot):
         channel = pika_connection.channel()
         document = {"user": 42, "roles": ["admin", "ops"]}
         channel.basic_publish(
@@ -240,10 +222,9 @@ async def test_selecting_a_message_opens_its_details_json_pretty_and_binary_as_h
 
 
 async def test_a_10000_message_burst_is_counted_exactly_and_keys_stay_responsive(
-    broker_url: str, exchange: str
+    broker_url: str,
 ) -> None:
-    app = make_app(broker_url, exchange, receivers=4)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running_app(broker_url, receivers=4) as (app, pilot):
         await fill_burst_form(pilot, app, "10000")
         await until(pilot, lambda: app.burst is not None)
         assert app.query_one("#burst").display
@@ -283,9 +264,8 @@ async def test_a_10000_message_burst_is_counted_exactly_and_keys_stay_responsive
         assert ": 10,000/10,000 sent · R1 10,000/10,000" in line
 
 
-async def test_escape_cancels_a_burst(broker_url: str, exchange: str) -> None:
-    app = make_app(broker_url, exchange, receivers=1)
-    async with app.run_test(size=SIZE) as pilot:
+async def test_escape_cancels_a_burst(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=1) as (app, pilot):
         await fill_burst_form(pilot, app, "1000000", rate="200")
         await until(pilot, lambda: app.burst is not None and app.burst.sent > 5)
         await pilot.press("escape")
@@ -296,11 +276,8 @@ async def test_escape_cancels_a_burst(broker_url: str, exchange: str) -> None:
         await until(pilot, lambda: pane(app, 1).received == sent)
 
 
-async def test_a_bad_burst_count_is_explained_and_nothing_is_sent(
-    broker_url: str, exchange: str
-) -> None:
-    app = make_app(broker_url, exchange, receivers=1)
-    async with app.run_test(size=SIZE) as pilot:
+async def test_a_bad_burst_count_is_explained_and_nothing_is_sent(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=1) as (app, pilot):
         await fill_burst_form(pilot, app, "2000000")
         error = app.screen.query_one(".form-error").render()
         assert "between 1 and 1,000,000" in str(error)
@@ -311,9 +288,7 @@ async def test_a_bad_burst_count_is_explained_and_nothing_is_sent(
 async def test_export_writes_the_panes_messages_as_json_lines(
     broker_url: str, exchange: str, pika_connection: pika.BlockingConnection, tmp_path: Path
 ) -> None:
-    app = make_app(broker_url, exchange, receivers=1)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+    async with running_app(broker_url, receivers=1, exchange=exchange) as (app, pilot):
         await type_and_publish(pilot, "first")
         pika_connection.channel().basic_publish(
             exchange=exchange, routing_key="", body=b"\xff\x00binary"
@@ -334,12 +309,8 @@ async def test_export_writes_the_panes_messages_as_json_lines(
         assert records[1]["body_encoding"] == "base64"
 
 
-async def test_publish_properties_apply_to_the_next_publishes(
-    broker_url: str, exchange: str
-) -> None:
-    app = make_app(broker_url, exchange, receivers=1)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+async def test_publish_properties_apply_to_the_next_publishes(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=1) as (app, pilot):
         app.action_properties()
         await until(
             pilot, lambda: isinstance(app.screen, PropertiesScreen) and app.screen.is_mounted
@@ -361,9 +332,8 @@ async def test_publish_properties_apply_to_the_next_publishes(
         assert has_line(pane(app, 1), '{"a": 1}')
 
 
-async def test_quit_during_an_app_burst_is_clean(broker_url: str, exchange: str) -> None:
-    app = make_app(broker_url, exchange, receivers=2)
-    async with app.run_test(size=SIZE) as pilot:
+async def test_quit_during_an_app_burst_is_clean(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=2) as (app, pilot):
         await fill_burst_form(pilot, app, "1000000")
         await until(pilot, lambda: app.burst is not None and app.burst.sent > 1000)
         started = time.monotonic()
@@ -372,12 +342,8 @@ async def test_quit_during_an_app_burst_is_clean(broker_url: str, exchange: str)
     assert worker_threads() == []
 
 
-async def test_a_click_on_a_panes_state_pauses_and_resumes_it(
-    broker_url: str, exchange: str
-) -> None:
-    app = make_app(broker_url, exchange, receivers=2)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all_consuming(app))
+async def test_a_click_on_a_panes_state_pauses_and_resumes_it(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=2) as (app, pilot):
         r1 = pane(app, 1)
         # The state sits at the right end of the bottom border: "… · 0/s · ⏸ ─╯".
         state_at = (r1.outer_size.width - 4, r1.outer_size.height - 1)

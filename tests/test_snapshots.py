@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import pika
 import pytest
-from helpers import until
+from helpers import app_ready, until
 from textual.pilot import Pilot
 
-from fanout_tui.model.states import WorkerState
 from fanout_tui.settings import Settings
 from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.widgets.publish_input import PublishInput
@@ -57,12 +56,7 @@ def _scenario(url: str, exchange: str, receivers: int, pause: bool = False):  # 
         async def settled(condition) -> None:  # type: ignore[no-untyped-def]
             await until(pilot, condition, timeout=20)
 
-        await settled(
-            lambda: (
-                all(p.state.state is WorkerState.CONSUMING for p in app.panes)
-                and app.publisher.state.state is WorkerState.READY
-            )
-        )
+        await settled(lambda: app_ready(app, receivers))
         texts = ("hello, fanout", '{"user": 42, "action": "login"}')
         await pilot.press(*texts[0], "enter")
         await settled(lambda: all(p.received == 1 for p in app.panes))
