@@ -8,12 +8,14 @@ import time
 import pika
 import pytest
 from helpers import all_consuming, queue_exists, running_app, until
+from textual.command import Command, CommandInput, CommandList
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from fanout_tui.model.states import WorkerState
 from fanout_tui.settings import MAX_RECEIVERS, Settings
 from fanout_tui.ui.app import FanoutApp, grid_shape
+from fanout_tui.ui.screens.detail import MessageDetailScreen
 from fanout_tui.ui.screens.help import HelpScreen
 from fanout_tui.ui.widgets.publish_input import PublishInput
 from fanout_tui.ui.widgets.receiver_pane import ReceiverPane, sparkline
@@ -37,6 +39,11 @@ def reached_all(app: FanoutApp) -> bool:
     """The result line says the last message reached every receiver."""
     n = len(app.panes)
     return f"{n}/{n} receivers" in result_text(app)
+
+
+def drawn(pane: ReceiverPane) -> str:
+    """The pane's view as rendered for the terminal, row after row."""
+    return "\n".join(pane.view.render_line(y).text for y in range(pane.view.size.height))
 
 
 def worker_threads() -> list[threading.Thread]:
@@ -173,7 +180,8 @@ async def test_escape_sequences_and_markup_are_shown_escaped(
     async with running_app(broker_url, receivers=2, exchange=exchange) as (app, pilot):
         tutorial_emit(pika_connection, exchange, hostile)
         await until(pilot, lambda: all(p.received == 1 for p in app.panes))
-        await pilot.pause(0.2)
+        # Drawn: the rendered rows below are the line's, not a blank view's.
+        await until(pilot, lambda: all("\\x1b]0;title\\x07" in drawn(p) for p in app.panes))
         for pane in app.panes:
             (line,) = pane.plain_lines()
             assert "\\x1b]0;title\\x07" in line
@@ -182,11 +190,13 @@ async def test_escape_sequences_and_markup_are_shown_escaped(
             assert "[bold]x[/] [@click=app.quit]q[/]" in line
             assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in line)
             # What reaches the terminal: no raw escape in the rendered lines either.
-            for y in range(pane.view.size.height):
-                assert "\x1b" not in pane.view.render_line(y).text
-        # Clicking the markup text must not run app.quit.
-        await pilot.click(app.panes[0], offset=(40, 1))
-        await pilot.pause(0.2)
+            assert "\x1b" not in drawn(pane)
+        # Clicking the markup text must not run app.quit. The click is handled
+        # (it opens the message) after any action in the text's markup would have run.
+        view = app.panes[0].view
+        markup_at = view.render_line(0).text.index("[@click=")
+        await pilot.click(view, offset=(markup_at, 0))
+        await until(pilot, lambda: isinstance(app.screen, MessageDetailScreen))
         assert app.is_running and app.return_code is None
 
 
@@ -208,11 +218,11 @@ async def test_broker_unreachable_app_opens_and_keeps_text(exchange: str) -> Non
 
 async def test_history_recall_persists_across_runs(broker_url: str, exchange: str) -> None:
     async with running_app(broker_url, receivers=1, exchange=exchange) as (app, pilot):
-        for text in ("first", "second"):
-            await type_and_publish(pilot, text)
+        await type_and_publish(pilot, "first")
+        await pilot.press("enter")  # empty input publishes nothing...
+        await type_and_publish(pilot, "second")  # ...so this one is #2 and the 2nd to arrive
         await until(pilot, lambda: has_line(app.panes[0], "second"))
-        await pilot.press("enter")  # empty input publishes nothing
-        await pilot.pause(0.2)
+        assert has_line(app.panes[0], "#2", "second")
         assert app.panes[0].received == 2
 
     again = make_app(broker_url, exchange, receivers=0)
@@ -240,13 +250,23 @@ async def test_help_screen_opens_and_closes(broker_url: str) -> None:
         assert app.query_one(PublishInput).value == "?"
 
 
+def offered_first(app: FanoutApp) -> str | None:
+    """The command the open palette has highlighted (Enter runs it)."""
+    commands = app.screen.query_one(CommandList)
+    if commands.highlighted is None:
+        return None
+    option = commands.get_option_at_index(commands.highlighted)
+    return option.hit.text if isinstance(option, Command) else None
+
+
 async def test_palette_commands_add_and_remove(broker_url: str) -> None:
     async with running_app(broker_url, receivers=0) as (app, pilot):
         for command, expected in (("Add receiver", 1), ("Add receiver", 2), ("Remove receiver", 1)):
             await pilot.press("ctrl+p")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: isinstance(app.focused, CommandInput))
             await pilot.press(*command)
-            await pilot.pause(0.5)  # the palette searches asynchronously
+            # The palette searches asynchronously: Enter once it offers the command first.
+            await until(pilot, lambda command=command: offered_first(app) == command)
             await pilot.press("enter")
             await until(pilot, lambda expected=expected: len(app.panes) == expected)
         assert [p.number for p in app.panes] == [1]
@@ -266,9 +286,11 @@ async def test_quit_with_16_receivers_is_quick_and_leaves_no_thread(broker_url: 
 async def test_receiver_limit_and_quit_with_64(broker_url: str) -> None:
     async with running_app(broker_url, receivers=MAX_RECEIVERS, timeout=90) as (app, pilot):
         await pilot.press("ctrl+n")
-        await pilot.pause(0.1)
+        await until(
+            pilot,
+            lambda: any(f"At most {MAX_RECEIVERS}" in str(n.message) for n in app._notifications),
+        )
         assert len(app.panes) == MAX_RECEIVERS
-        assert any(f"At most {MAX_RECEIVERS}" in str(n.message) for n in app._notifications)
         started = time.monotonic()
         await pilot.press("ctrl+q")
     elapsed = time.monotonic() - started
