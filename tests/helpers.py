@@ -90,7 +90,7 @@ def app_ready(app: FanoutApp, receivers: int) -> bool:
     return (
         len(panes) == receivers
         and all(_consuming(p) for p in panes)
-        and app.publisher.state.state is WorkerState.READY
+        and app.dashboard.publisher.state.state is WorkerState.READY
     )
 
 

@@ -14,10 +14,11 @@ from textual.widgets import Static
 
 from fanout_tui.model.states import WorkerState
 from fanout_tui.settings import MAX_RECEIVERS, Settings
-from fanout_tui.ui.app import FanoutApp, grid_shape
+from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.screens.detail import MessageDetailScreen
 from fanout_tui.ui.screens.help import HelpScreen
 from fanout_tui.ui.widgets.publish_input import PublishInput
+from fanout_tui.ui.widgets.receiver_grid import grid_shape
 from fanout_tui.ui.widgets.receiver_pane import ReceiverPane, sparkline
 
 SIZE = (160, 48)
@@ -132,7 +133,7 @@ async def test_add_and_remove_receivers_live(
         removed_queue = newest.state.queue
         await pilot.press("ctrl+r")
         await until(pilot, lambda: len(app.panes) == 2)
-        await until(pilot, lambda: not newest.worker.is_alive(), timeout=3)
+        await until(pilot, lambda: not newest.receiver.worker.is_alive(), timeout=3)
         assert not queue_exists(pika_connection, removed_queue)
 
         await type_and_publish(pilot, "still here")

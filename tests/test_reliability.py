@@ -46,7 +46,7 @@ async def restart_and_recover(pilot: Any, app: FanoutApp, node: Any) -> None:
     await asyncio.to_thread(node.start)
     await until(
         pilot,
-        lambda: all_consuming(app) and app.publisher.state.state is WorkerState.READY,
+        lambda: all_consuming(app) and app.dashboard.publisher.state.state is WorkerState.READY,
         timeout=RECOVERY,
     )
 
@@ -70,7 +70,9 @@ async def test_close_all_connections_then_everyone_reconnects(
             lambda: all_consuming(app) and not ({p.state.queue for p in app.panes} & old_queues),
             timeout=5,
         )
-        await until(pilot, lambda: app.publisher.state.state is WorkerState.READY, timeout=5)
+        await until(
+            pilot, lambda: app.dashboard.publisher.state.state is WorkerState.READY, timeout=5
+        )
         for pane in app.panes:
             await until(pilot, lambda pane=pane: has_line(pane, "reconnected — new queue"))
 
@@ -92,7 +94,7 @@ async def test_node_stopped_then_started_the_kept_message_is_sent(
         await until(
             pilot,
             lambda: (
-                app.publisher.state.state is not WorkerState.READY
+                app.dashboard.publisher.state.state is not WorkerState.READY
                 and all(p.state.state is WorkerState.RECONNECTING for p in app.panes)
             ),
         )
@@ -141,11 +143,11 @@ async def test_fail_over_to_the_second_node(
             lambda: (
                 all_consuming(app)
                 and all(node_of(p.state.url) == node_of(second) for p in app.panes)
-                and app.publisher.state.state is WorkerState.READY
+                and app.dashboard.publisher.state.state is WorkerState.READY
             ),
             timeout=RECOVERY,
         )
-        assert node_of(second) in app.publisher.state.url
+        assert node_of(second) in app.dashboard.publisher.state.url
         await type_and_publish(pilot, "via the second node")
         await until(pilot, lambda: all(has_line(p, "via the second node") for p in app.panes))
         await until(pilot, lambda: node_of(second) in str(app.panes[0].border_subtitle))

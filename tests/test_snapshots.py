@@ -14,31 +14,32 @@ from textual.pilot import Pilot
 
 from fanout_tui.settings import Settings
 from fanout_tui.ui.app import FanoutApp
+from fanout_tui.ui.labels import Labels
 from fanout_tui.ui.widgets.publish_input import PublishInput
 
 SIZE = (160, 48)
 
 
+# What differs between runs, written the same every time.
+FIXED_LABELS = Labels(
+    clock=lambda timestamp: "12:00:00.000",
+    queue=lambda number, queue: f"amq.gen-snapshot-queue-{number:02d}",
+    broker=lambda url: "amqp://guest:***@localhost:5672/%2F",
+    rate=lambda rate: "0/s",
+)
+
+
 class SnapshotApp(FanoutApp):
-    def time_label(self, timestamp: float) -> str:
-        return "12:00:00.000"
-
-    def queue_label(self, number: int, queue: str) -> str:
-        return f"amq.gen-snapshot-queue-{number:02d}"
-
-    def broker_label(self) -> str:
-        return "amqp://guest:***@localhost:5672/%2F"
-
-    def rate_label(self, rate: float) -> str:
-        return "0/s"
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, labels=FIXED_LABELS)
 
 
 def _fix_measurements(app: FanoutApp) -> None:
     """Latencies and rates as fixed numbers: the layout is what is compared."""
-    for message in app.tracker:
+    for message in app.dashboard.tracker:
         for number in message.got:
             message.got[number] = 0.0031
-    app.tracker.version += 1
+    app.dashboard.tracker.version += 1
     for pane in app.panes:
         pane.rates.clear()
         pane.tick_rate(0.0)
@@ -83,7 +84,7 @@ def _scenario(url: str, exchange: str, receivers: int, pause: bool = False):  # 
             await settled(lambda: paused.state.waiting == 2)
             await pilot.press("ctrl+l")
         _fix_measurements(app)
-        app._draw_tracking(0.0)
+        app.draw_tracking(0.0)
         await pilot.pause(0.2)
 
     return app, run_before

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from textual import on
@@ -118,6 +119,7 @@ def describe_properties(props: MessageProperties) -> str:
 
 
 class _Form(ModalScreen[Any]):
+    CSS_PATH = Path(__file__).parent / "forms.tcss"
     BINDINGS = [Binding("escape", "dismiss_form", "Cancel")]
 
     def _footer(self, accept: str) -> ComposeResult:

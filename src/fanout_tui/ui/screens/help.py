@@ -1,53 +1,55 @@
-"""The help screen: the keys, and what a fanout exchange does."""
+"""The help screen: what a fanout exchange does, and the keys (from ui/actions.py)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-HELP = """\
-[b]fanout-tui[/b]
+from ..actions import APP_ACTIONS, PANE_ACTIONS, Action, documented
 
-A [b]fanout exchange[/b] copies every message it receives to every queue bound to it, \
-ignoring the routing key; a message published while no queue is bound is dropped. \
-Each pane is a separate receiver with its own connection and its own exclusive, \
-server-named queue bound to the exchange, so each pane shows its own copy of every \
-message, side by side. A pane line gives the message's sequence number ([b]ext[/b] for \
-one from another program), the time it arrived and its body with control characters \
-escaped; the title names the pane's queue and the bottom border counts what it received.
+LESSON = (
+    "A fanout exchange copies every message it receives to every queue bound to it, "
+    "ignoring the routing key; a message published while no queue is bound is dropped. "
+    "Each pane is a separate receiver with its own connection and its own exclusive, "
+    "server-named queue bound to the exchange, so each pane shows its own copy of every "
+    "message, side by side. A pane line gives the message's sequence number (ext for "
+    "one from another program), the time it arrived and its body with control characters "
+    "escaped; the title names the pane's queue and the bottom border counts what it received."
+)
+KEY_COLUMN = 14
 
-[b]Keys[/b]
-  [b]Enter[/b]        publish the typed message; the line below says which receivers got it
-  [b]Up / Down[/b]    recall earlier messages (kept across runs)
-  [b]ctrl+n[/b]       add a receiver (also the [b]+ receiver[/b] control)
-  [b]ctrl+r[/b]       remove the focused receiver, or the newest (also ✕ on each pane)
-  [b]Tab[/b]          move focus between the input and the panes
-  [b]ctrl+l[/b]       delivery log: per message, who got it and how late, who did not and why
-  [b]ctrl+b[/b]       the exchange's bindings (management API, else this app's own)
-  [b]ctrl+p[/b]       command palette: burst, publish properties, export, pause/resume…
-  [b]? / F1[/b]       this help
-  [b]ctrl+q[/b]       quit (stops every receiver; their queues are deleted)
 
-[b]On a focused pane[/b]
-  [b]space[/b]        pause / resume: the consumer is cancelled, the queue keeps filling
-               (a click on the state in its bottom border does the same)
-  [b]Up / Down[/b]    select a message; [b]Enter[/b] (or a click) opens its details
-  [b]PgUp / PgDn[/b]  scroll; [b]Home[/b] oldest; [b]End[/b] / [b]Escape[/b] follow the newest
-  typing           goes to the input
+def _keys(heading: str, actions: tuple[Action, ...]) -> Content:
+    rows = [Content.styled(heading, "bold")]
+    for keys, text in documented(actions):
+        rows.append(Content.assemble("  ", (keys.ljust(KEY_COLUMN), "bold"), " ", text))
+    return Content("\n").join(rows)
 
-While a burst runs, [b]Escape[/b] cancels it.
 
-Press Escape to close."""
+def help_text() -> Content:
+    return Content("\n\n").join(
+        [
+            Content.styled("fanout-tui", "bold"),
+            Content(LESSON),
+            _keys("Keys", APP_ACTIONS),
+            _keys("On a focused pane", PANE_ACTIONS),
+            Content("Press Escape to close."),
+        ]
+    )
 
 
 class HelpScreen(ModalScreen[None]):
+    CSS_PATH = Path(__file__).parent / "help.tcss"
     BINDINGS = [
         Binding("escape,q,f1,question_mark", "dismiss", "Close"),
     ]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(HELP, markup=True)
+            yield Static(help_text())

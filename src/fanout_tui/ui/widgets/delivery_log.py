@@ -33,6 +33,40 @@ def _kind(record: TrackedMessage | TrackedBurst) -> str:
 class DeliveryLog(ScrollView, can_focus=True):
     """A Line API list rebuilt from the tracker when it changed (a few times a second)."""
 
+    DEFAULT_CSS = """
+    DeliveryLog {
+        display: none;
+        width: 64;
+        max-width: 45%;
+        height: 1fr;
+        border: round $primary 60%;
+        overflow-y: scroll;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+    }
+    DeliveryLog:focus {
+        border: round $accent;
+    }
+    DeliveryLog > .delivery-log--title {
+        text-style: bold;
+    }
+    DeliveryLog > .delivery-log--ok {
+        color: $success;
+    }
+    DeliveryLog > .delivery-log--partial {
+        color: $warning;
+    }
+    DeliveryLog > .delivery-log--warning {
+        color: $warning;
+    }
+    DeliveryLog > .delivery-log--error {
+        color: $error;
+    }
+    DeliveryLog > .delivery-log--detail {
+        color: $text-muted;
+    }
+    """
+
     COMPONENT_CLASSES = {
         "delivery-log--ok",
         "delivery-log--partial",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from textual import on
 from textual.binding import Binding
-from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Input
 
 from ...model.history import History
+from ..compat import QuietInput
 
 
-class PublishInput(Input):
+class PublishInput(QuietInput):
     BINDINGS = [
         Binding("up", "history_previous", "Previous message", show=False),
         Binding("down", "history_next", "Next message", show=False),
@@ -48,14 +48,6 @@ class PublishInput(Input):
             self.app.notify(self.history.error, severity="warning", markup=False)
         self.value = ""
         self.post_message(self.Publish(text))
-
-    def _watch_value(self, value: str) -> None:
-        # Input assigns its virtual size on every keystroke, and that reactive asks
-        # for a layout of the whole screen, which repaints every pane: slow to type
-        # during a burst. Set it quietly first; the base class then assigns the
-        # same value, which changes nothing. A fixed-size input needs no layout.
-        self.set_reactive(Input.virtual_size, Size(self.content_width, 1))
-        super()._watch_value(value)
 
     def restore(self, text: str) -> None:
         """Put back a message that was not sent, unless the user is typing another."""

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import Self
 
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.content import Content
 from textual.events import Click, Key, Resize
@@ -27,13 +25,21 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Input
 
+from ...control.dashboard import Receiver
 from ...model.delivery import Delivery
 from ...model.mailbox import Mailbox
 from ...model.states import StateChange, WorkerState
 from ...model.tracking import ms
-from ...present.text import sanitize, seq_label, time_of_day
+from ...present.text import sanitize, seq_label
 from ...transport.broker import node_of
-from ...transport.receiver import ReceiverWorker
+from ..actions import PANE_ACTIONS, bindings
+from ..compat import (
+    CheapSubtitle,
+    set_scroll_y_quietly,
+    set_virtual_size_quietly,
+    update_scrollbars,
+)
+from ..labels import Labels
 
 PREVIEW_CHARS = 300  # a pane line is a preview; the full body lives in the delivery
 _STRIP_CACHE = 512  # styled lines kept per pane: a few screens' worth
@@ -129,9 +135,38 @@ class MessageView(ScrollView, can_focus=False):
             super().__init__()
             self.index = index
 
-    def __init__(self, scrollback: int, origin: str | None) -> None:
+    DEFAULT_CSS = """
+    MessageView {
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+        /* Always shown: a scrollbar that appears and disappears costs a layout. */
+        overflow-y: scroll;
+        overflow-x: hidden;
+    }
+    MessageView > .message-view--seq {
+        color: $accent;
+        text-style: bold;
+    }
+    MessageView > .message-view--ext {
+        color: $warning;
+        text-style: bold;
+    }
+    MessageView > .message-view--time {
+        color: $text-muted;
+    }
+    MessageView > .message-view--marker {
+        color: $warning;
+        text-style: italic;
+    }
+    MessageView > .message-view--cursor {
+        background: $accent 30%;
+    }
+    """
+
+    def __init__(self, scrollback: int, origin: str | None, labels: Labels) -> None:
         super().__init__(classes="message-view")
         self.origin = origin
+        self.labels = labels
         self._lines: deque[Delivery | Marker] = deque(maxlen=scrollback)
         self._strips: LRUCache[int, tuple[Delivery | Marker, Strip]] = LRUCache(_STRIP_CACHE)
         self._styles: dict[str, Style] = {}
@@ -197,11 +232,10 @@ class MessageView(ScrollView, can_focus=False):
             strip = Strip([Segment(sanitize(item, 1000), styles["marker"])])
         else:
             label = seq_label(item, self.origin)
-            fmt_time = getattr(self.app, "time_label", time_of_day)
             strip = Strip(
                 [
                     Segment(f"{label:>6} ", styles["ext" if label == "ext" else "seq"]),
-                    Segment(fmt_time(item.received_at), styles["time"]),
+                    Segment(self.labels.clock(item.received_at), styles["time"]),
                     Segment(" " + sanitize(item.body, PREVIEW_CHARS), styles["body"]),
                 ]
             )
@@ -212,10 +246,10 @@ class MessageView(ScrollView, can_focus=False):
     def append(self, items: Sequence[Delivery | Marker]) -> None:
         """Take new lines; what shows on screen changes at the next paint().
 
-        The line count and scroll position are set quietly here (set_reactive, no
-        watchers): assigning them the usual way repaints the pane and its
-        scrollbar on every drain, and a new virtual size even lays out the whole
-        screen. sync() brings the scrollbar up to date when the app decides.
+        The line count and scroll position are set quietly here (no watchers):
+        assigning them the usual way repaints the pane and its scrollbar on every
+        drain, and a new virtual size even lays out the whole screen. sync()
+        brings the scrollbar up to date when the grid decides.
         """
         if not items:
             return
@@ -227,7 +261,7 @@ class MessageView(ScrollView, can_focus=False):
         height = len(self._lines)
         if self.virtual_size.height != height:
             size = Size(self.scrollable_content_region.width, height)
-            self.set_reactive(MessageView.virtual_size, size)
+            set_virtual_size_quietly(self, size)
         if follow:
             self._quiet_scroll_y(self.max_scroll_y)
         elif dropped:
@@ -235,9 +269,7 @@ class MessageView(ScrollView, can_focus=False):
             self._quiet_scroll_y(self.scroll_y - dropped)
 
     def _quiet_scroll_y(self, y: float) -> None:
-        y = max(0, min(y, self.max_scroll_y))
-        self.set_reactive(MessageView.scroll_y, y)
-        self.set_reactive(MessageView.scroll_target_y, y)
+        set_scroll_y_quietly(self, max(0, min(y, self.max_scroll_y)))
 
     def sync(self) -> None:
         """Give the scrollbar the line count and position set quietly by append()."""
@@ -247,12 +279,7 @@ class MessageView(ScrollView, can_focus=False):
         shown = (self.virtual_size, self.container_size, self.scroll_y)
         if shown != self._scrollbar_shows:
             self._scrollbar_shows = shown
-            scroll_update = getattr(self, "_scroll_update", None)
-            if scroll_update is not None:
-                # The scrollbar is always shown (app.tcss), so no layout is needed.
-                scroll_update(self.virtual_size)
-            else:  # a Textual without it: take the layout (the size is already set)
-                self.refresh(layout=True)
+            update_scrollbars(self)
             if self.show_vertical_scrollbar:
                 self.vertical_scrollbar.position = self.scroll_y
         self.refresh()
@@ -316,21 +343,39 @@ class MessageView(ScrollView, can_focus=False):
             self.post_message(self.Clicked(index))
 
 
-class ReceiverPane(Widget, can_focus=True):
-    """Shows what one :class:`ReceiverWorker` got, and its state."""
+class ReceiverPane(CheapSubtitle, can_focus=True):
+    """Shows what one receiver got, and its state. The grid decides when it paints."""
 
-    BINDINGS = [
-        Binding("space", "toggle_pause", "Pause/resume"),
-        Binding("enter", "open_selected", "Details", show=False),
-        Binding("up", "cursor(-1)", "Previous message", show=False),
-        Binding("down", "cursor(1)", "Next message", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "top", "Oldest", show=False),
-        Binding("end,escape", "follow", "Follow newest", show=False),
-    ]
+    DEFAULT_CSS = """
+    ReceiverPane {
+        layout: vertical;
+        border: round $primary 60%;
+        border-title-color: $text;
+        border-subtitle-color: $text-muted;
+        border-subtitle-align: right;
+        height: 1fr;
+        width: 1fr;
+    }
+    ReceiverPane:focus {
+        border: round $accent;
+    }
+    ReceiverPane.-not-consuming {
+        border: round $warning 70%;
+    }
+    ReceiverPane.-paused {
+        border: round $secondary;
+    }
+    ReceiverPane.-paused:focus {
+        border: round $accent;
+    }
+    ReceiverPane .pane-stats {
+        width: 1fr;
+        height: 1;
+        color: $text-muted;
+    }
+    """
 
-    _bottom_row_only = False  # set while only the border's subtitle changes
+    BINDINGS = bindings(PANE_ACTIONS)
 
     class CloseRequested(Message):
         def __init__(self, pane: ReceiverPane) -> None:
@@ -350,38 +395,30 @@ class ReceiverPane(Widget, can_focus=True):
 
     def __init__(
         self,
-        number: int,
-        worker: ReceiverWorker,
+        receiver: Receiver,
+        labels: Labels,
         *,
         scrollback: int = 1000,
         origin: str | None = None,
     ) -> None:
-        super().__init__(id=f"receiver-{number}", classes="receiver-pane")
-        self.number = number
-        self.worker = worker
-        self.show_node = len(worker.broker.urls) > 1  # which node, when there is a choice
-        self.view = MessageView(scrollback, origin)
+        super().__init__(id=f"receiver-{receiver.number}", classes="receiver-pane")
+        self.receiver = receiver
+        self.number = receiver.number
+        self.labels = labels
+        # Which node, when there is a choice.
+        self.show_node = len(receiver.worker.broker.urls) > 1
+        self.view = MessageView(scrollback, origin, labels)
         self.stats = StatsLine(classes="pane-stats")
         self._title_key: tuple[int, str] | None = None
         self._subtitle = ""
         self._state_classes: tuple[bool, bool] | None = None
-        # Paint scheduling, managed by the app's drain timer.
-        self.dirty = False
-        self.busy_until = 0.0
-        self.next_paint = 0.0
-        self.window_start = 0.0
-        self.window_count = 0
+        self.dirty = False  # it has changes the screen does not show yet
         self.received = 0
-        self.state: StateChange = StateChange(WorkerState.CONNECTING)
         self._rate = 0.0
         self._rate_mark: tuple[float, int] | None = None
         self.rates: deque[float] = deque([0.0], maxlen=RATE_HISTORY)
         self._rates_changed = False
         self._latency_seen = 0  # mailbox.stamped when the stats line was drawn
-        self._last_marker = ""
-        self._was_consuming = False
-        # When this pane's messages last counted as missed (see FanoutApp).
-        self.missed_counted_at = 0.0
         self.update_titles()
 
     def compose(self) -> ComposeResult:
@@ -391,7 +428,11 @@ class ReceiverPane(Widget, can_focus=True):
     # Reading -------------------------------------------------------------------
     @property
     def mailbox(self) -> Mailbox:
-        return self.worker.mailbox
+        return self.receiver.mailbox
+
+    @property
+    def state(self) -> StateChange:
+        return self.receiver.state
 
     @property
     def line_count(self) -> int:
@@ -413,7 +454,7 @@ class ReceiverPane(Widget, can_focus=True):
         """What the pane holds, oldest first (export uses it)."""
         return [item for item in self.view.lines if isinstance(item, Delivery)]
 
-    # Updating (UI thread, from the app's drain timer) --------------------------
+    # Updating (UI thread, from the grid's drain) -------------------------------
     def add_deliveries(self, deliveries: list[Delivery]) -> None:
         self._append(deliveries)
 
@@ -422,7 +463,7 @@ class ReceiverPane(Widget, can_focus=True):
 
     def _append(self, items: Sequence[Delivery | Marker]) -> None:
         self.view.append(items)
-        self.dirty = True  # the app decides when to paint (see FanoutApp._drain)
+        self.dirty = True  # the grid decides when to paint
 
     def set_received(self, count: int) -> None:
         if count != self.received:
@@ -455,29 +496,17 @@ class ReceiverPane(Widget, can_focus=True):
             f"p99 {ms(percentile(ordered, 0.99))}"
         )
 
-    def set_state(self, state: StateChange) -> None:
-        previous = self.state
-        self.state = state
-        if state.state in (WorkerState.CONSUMING, WorkerState.PAUSED):
-            if self._was_consuming and state.queue != previous.queue:
-                self.add_marker(
-                    f"reconnected — new queue {state.queue}; messages published while "
-                    "disconnected were not delivered here"
-                )
-            self._was_consuming = True
-            self._last_marker = ""
-        elif state.state in (WorkerState.RECONNECTING, WorkerState.FAILED) and state.detail:
-            reason = state.detail.split("; retrying in", 1)[0]
-            if reason != self._last_marker:
-                self._last_marker = reason
-                self.add_marker(f"⚠ {reason}")
+    def show_state(self, lines: Sequence[str]) -> None:
+        """The receiver's state changed: its border, and the lines that says why."""
+        if lines:
+            self._append([Marker(line) for line in lines])
         self.update_titles()
 
     def tick_rate(self, now: float) -> None:
         """Called about once a second: the rate is messages over the last interval.
 
         Only marks the pane dirty: the border shows the new rate at the next paint,
-        which the app staggers across busy panes.
+        which the grid staggers across busy panes.
         """
         # The mailbox's count, not the pane's: a busy pane is drained only about
         # once a second, which would make some seconds look empty.
@@ -497,31 +526,12 @@ class ReceiverPane(Widget, can_focus=True):
                 self._rate = rate
                 self.dirty = True
 
-    def rate_label(self) -> str:
-        override = getattr(self.app, "rate_label", None) if self.is_attached else None
-        return override(self._rate) if override else f"{self._rate:,.0f}/s"
-
-    def refresh(
-        self,
-        *regions: Region,
-        repaint: bool = True,
-        layout: bool = False,
-        recompose: bool = False,
-    ) -> Self:
-        if self._bottom_row_only and not (regions or layout or recompose):
-            outer, offset = self.outer_size, self.content_offset
-            if outer.height:  # regions are relative to the content, inside the border
-                regions = (Region(-offset.x, outer.height - 1 - offset.y, outer.width, 1),)
-        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
-
     def update_titles(self) -> None:
         # Called on every drain: touch the border only when its text changes,
         # since each assignment repaints the pane.
         queue = self.state.queue
-        if queue and self.is_attached:
-            label = getattr(self.app, "queue_label", None)
-            if label is not None:
-                queue = label(self.number, queue)
+        if queue:
+            queue = self.labels.queue(self.number, queue)
         if self._title_key != (self.number, queue):
             self._title_key = (self.number, queue)
             self.border_title = Content.assemble(
@@ -535,7 +545,7 @@ class ReceiverPane(Widget, can_focus=True):
         if self.show_node and self.state.url:
             counts = f"{node_of(self.state.url)} · {counts}"
         if state is WorkerState.CONSUMING:
-            subtitle = f"{counts} · {self.rate_label()} · ⏸"
+            subtitle = f"{counts} · {self.labels.rate(self._rate)} · ⏸"
         elif state is WorkerState.PAUSED:
             waiting = self.state.waiting
             depth = "…" if waiting is None else f"{waiting:,}"
@@ -546,7 +556,7 @@ class ReceiverPane(Widget, can_focus=True):
             subtitle = f"{counts} · failed: {sanitize(self.state.detail, 200)}"
         else:
             subtitle = f"{counts} · {state.value}"
-        wanted = self.worker.pause_requested
+        wanted = self.receiver.worker.pause_requested
         if wanted != (state is WorkerState.PAUSED):
             # Asked for and not done yet (or not possible until reconnected).
             subtitle += " · pausing…" if wanted else " · resuming…"
@@ -556,14 +566,8 @@ class ReceiverPane(Widget, can_focus=True):
             if state in (WorkerState.CONSUMING, WorkerState.PAUSED):
                 # The state is a control: a click pauses or resumes.
                 content = content.stylize("@click=toggle_pause", 0, len(subtitle))
-            # Textual repaints the whole pane for a new subtitle, every row of its
-            # border and background (1.5 ms for a full-screen pane, measured); the
-            # count changes on every paint, and only the bottom row shows it.
-            self._bottom_row_only = True
-            try:
-                self.border_subtitle = content
-            finally:
-                self._bottom_row_only = False
+            # The count changes on every paint; only the bottom row shows it.
+            self.set_subtitle(content)
         classes = (state is WorkerState.PAUSED, state is not WorkerState.CONSUMING)
         if classes != self._state_classes:
             self._state_classes = classes

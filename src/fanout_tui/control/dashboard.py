@@ -1,0 +1,297 @@
+"""The dashboard's state with no UI in it: workers, receivers, tracking, history.
+
+The App holds one :class:`Dashboard` and routes to it; tests drive it without
+Textual. It never waits on the network: workers run in their own threads and
+hand over through mailboxes and deques that the caller drains on its own timer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..model.history import History
+from ..model.mailbox import Mailbox
+from ..model.states import StateChange, WorkerState
+from ..model.tracking import DeliveryTracker, Outcome, ReceiverView, TrackedBurst, severity
+from ..present.text import sanitize
+from ..settings import MAX_RECEIVERS, Settings
+from ..transport.burst import BurstWorker
+from ..transport.publisher import MessageProperties, PublisherWorker, PublishResult, PublishStatus
+from ..transport.receiver import ReceiverWorker
+
+QUIT_JOIN_TIMEOUT = 1.5  # all workers together, so quitting stays under 2 s
+NOTE_DEDUP_SECONDS = 10.0  # receivers reporting the same repair within this count once
+_OUTCOMES = {
+    PublishStatus.ROUTED: Outcome.ROUTED,
+    PublishStatus.UNROUTABLE: Outcome.UNROUTABLE,
+    PublishStatus.NACKED: Outcome.NACKED,
+    PublishStatus.FAILED: Outcome.FAILED,
+}
+_BOUND = (WorkerState.CONSUMING, WorkerState.PAUSED)
+
+
+class Receiver:
+    """One receiver as the dashboard knows it: its worker and what it last reported.
+
+    Everything a reconnect means for the person watching is worked out here, in
+    one place: which of this app's messages the new queue will never get, that
+    the queue is new, and why the connection went.
+    """
+
+    def __init__(self, number: int, worker: ReceiverWorker) -> None:
+        self.number = number
+        self.worker = worker
+        self.state = StateChange(WorkerState.CONNECTING)
+        self._was_consuming = False
+        self._last_failure = ""
+        # When this receiver's messages were last counted as missed.
+        self._missed_counted_at = 0.0
+
+    @property
+    def mailbox(self) -> Mailbox:
+        return self.worker.mailbox
+
+    @property
+    def label(self) -> str:
+        return f"R{self.number}"
+
+    def apply(self, event: StateChange, tracker: DeliveryTracker) -> list[str]:
+        """Take a state change; the lines it adds to this receiver's pane, in order."""
+        before, self.state = self.state, event
+        lines = []
+        if event.state in _BOUND and event.queue:
+            if before.queue != event.queue and self._missed_counted_at:
+                missed = tracker.missed(self.number, event.queue, self._missed_counted_at, event.at)
+                if missed:
+                    span = f"#{missed[0]}" if len(missed) == 1 else f"#{missed[0]}..#{missed[-1]}"
+                    lines.append(
+                        f"missed {len(missed):,} of this app's messages while disconnected ({span})"
+                    )
+                self._missed_counted_at = event.at
+            else:
+                self._missed_counted_at = self._missed_counted_at or event.at
+        if event.state in _BOUND:
+            if self._was_consuming and event.queue != before.queue:
+                lines.append(
+                    f"reconnected — new queue {event.queue}; messages published while "
+                    "disconnected were not delivered here"
+                )
+            self._was_consuming = True
+            self._last_failure = ""
+        elif event.state in (WorkerState.RECONNECTING, WorkerState.FAILED) and event.detail:
+            reason = event.detail.split("; retrying in", 1)[0]
+            if reason != self._last_failure:
+                self._last_failure = reason
+                lines.append(f"⚠ {reason}")
+        return lines
+
+
+class Collected:
+    """What one receiver's mailbox held besides deliveries, drained in one go."""
+
+    __slots__ = ("lines", "notes", "states_changed")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []  # for this receiver's pane
+        self.notes: list[str] = []  # for every pane
+        self.states_changed = False
+
+
+class Dashboard:
+    """Receivers, the publisher, bursts and delivery tracking, without a UI."""
+
+    def __init__(self, settings: Settings, history_path: Path) -> None:
+        self.settings = settings
+        self.broker = settings.broker()
+        self.publisher = PublisherWorker(self.broker)
+        self.history = History(history_path)
+        self.tracker = DeliveryTracker()
+        self.receivers: list[Receiver] = []  # in pane order
+        # Every receiver thread started and not yet seen dead; kept apart from
+        # ``receivers`` because a removed one may still be closing its connection.
+        self._threads: list[ReceiverWorker] = []
+        self._next_number = 1
+        self._pending: dict[int, str] = {}  # seq -> text, until its result arrives
+        self._views: dict[int, ReceiverView] | None = None  # see receiver_views()
+        self._last_note: tuple[str, float] = ("", 0.0)
+        self.burst: BurstWorker | None = None
+        self._burst_record: TrackedBurst | None = None
+        # What the result line follows: the last message typed, or the last burst.
+        self.shown: int | TrackedBurst | None = None
+
+    @property
+    def origin(self) -> str:
+        """The stamp this app's messages carry, to tell them from other programs'."""
+        return self.publisher.origin
+
+    def start(self) -> None:
+        self.history.load()
+        self.publisher.start()
+
+    # Receivers -------------------------------------------------------------------
+    def add_receiver(self, waker: Callable[[], None] | None = None) -> Receiver | None:
+        """Start a receiver; None when there are MAX_RECEIVERS already."""
+        if len(self.receivers) >= MAX_RECEIVERS:
+            return None
+        number = self._next_number
+        self._next_number += 1
+        mailbox = Mailbox(max_deliveries=self.settings.scrollback, origin=self.origin)
+        mailbox.waker = waker
+        worker = ReceiverWorker(self.broker, mailbox, name=f"R{number}")
+        receiver = Receiver(number, worker)
+        self.receivers.append(receiver)
+        self._threads.append(worker)
+        self._views = None
+        worker.start()
+        return receiver
+
+    def remove_receiver(self, receiver: Receiver) -> None:
+        receiver.worker.request_stop()  # never join here: the caller must not wait
+        if receiver in self.receivers:
+            self.receivers.remove(receiver)
+            self._views = None
+
+    @staticmethod
+    def toggle_pause(receiver: Receiver) -> None:
+        # The worker acts on it between waits and reports PAUSED / CONSUMING.
+        receiver.worker.set_paused(not receiver.worker.pause_requested)
+
+    def receiver_views(self) -> dict[int, ReceiverView]:
+        """Every receiver as last reported: what tracking compares with.
+
+        One dict shared until a receiver changes (never mutated): every tracked
+        message keeps a reference, and 10,000 copies of 64 entries would not be small.
+        """
+        if self._views is None:
+            self._views = {r.number: (r.state.state, r.state.queue) for r in self.receivers}
+        return self._views
+
+    def collect(self, receiver: Receiver, now: float) -> Collected:
+        """Tracking and state changes from one receiver's mailbox.
+
+        Tracking sees every copy of this app's messages, even those of a pane too
+        busy to show them yet, and before the receiver's state changes, so a
+        reconnect does not count as missed what arrived just before it.
+        """
+        mailbox = receiver.mailbox
+        out = Collected()
+        tracked = mailbox.drain_tracked()
+        if tracked:
+            received, number = self.tracker.received, receiver.number
+            for seq, latency in tracked:
+                received(number, seq, latency)
+        for event in mailbox.drain_events():
+            out.states_changed = True
+            self._views = None
+            out.lines.extend(receiver.apply(event, self.tracker))
+            if event.note and self._announce(event.note, now):
+                out.notes.append(f"⚠ {event.note}")
+        return out
+
+    def _announce(self, note: str, now: float) -> bool:
+        """Whether a note is new: the same repair reported by many receivers shows once."""
+        if note == self._last_note[0] and now - self._last_note[1] < NOTE_DEDUP_SECONDS:
+            return False
+        self._last_note = (note, now)
+        return True
+
+    def prune_threads(self) -> None:
+        self._threads = [w for w in self._threads if w.is_alive() or not w.stopping]
+
+    # Publishing ------------------------------------------------------------------
+    def publish(self, text: str) -> int:
+        seq = self.publisher.publish(text.encode("utf-8"))
+        self._pending[seq] = text
+        self.tracker.published(seq, quote(text), self.receiver_views(), time.time())
+        self.shown = seq
+        return seq
+
+    def take_results(self) -> list[str]:
+        """Record the publish outcomes that arrived; the texts of those not sent."""
+        not_sent = []
+        for result in self.publisher.drain_results():
+            text = self._pending.pop(result.seq, None)
+            self.tracker.confirmed(result.seq, _OUTCOMES[result.status], result.reason)
+            if _failed(result) and text is not None:
+                not_sent.append(text)
+        return not_sent
+
+    def set_properties(self, properties: MessageProperties) -> None:
+        self.publisher.properties = properties
+
+    def result(self) -> tuple[str, str] | None:
+        """The result line: the last message published or burst, who got it; and
+        its severity."""
+        shown = self.shown
+        if isinstance(shown, TrackedBurst):
+            return self.tracker.burst_summary(shown), severity(shown)
+        message = self.tracker.get(shown) if shown is not None else None
+        if message is None:
+            return None
+        text = self.tracker.summary(message, self.receiver_views(), self.broker.exchange)
+        return text, severity(message)
+
+    # Bursts ----------------------------------------------------------------------
+    def start_burst(self, count: int, text: str, rate: float | None) -> BurstWorker:
+        first = self.publisher.reserve(count)
+        burst = self.burst = BurstWorker(
+            self.broker,
+            origin=self.origin,
+            first_seq=first,
+            count=count,
+            text=text,
+            rate=rate,
+            properties=self.publisher.properties,
+        )
+        self._burst_record = self.shown = self.tracker.burst_started(
+            first, count, self.receiver_views(), time.time()
+        )
+        burst.start()
+        return burst
+
+    def sync_burst(self) -> bool:
+        """Copy the burst thread's counters into its record (a few ints, every drain);
+        True when the burst has just finished."""
+        burst, record = self.burst, self._burst_record
+        if burst is None or record is None:
+            return False
+        if (record.sent, record.unroutable) != (burst.sent, burst.unroutable):
+            record.sent, record.unroutable = burst.sent, burst.unroutable
+            self.tracker.version += 1
+        if not burst.finished:
+            return False
+        record.done, record.cancelled, record.error = True, burst.cancelled, burst.error or ""
+        self.tracker.version += 1
+        self.burst = None
+        return True
+
+    def cancel_burst(self) -> None:
+        if self.burst is not None:
+            self.burst.cancel()
+
+    # Quitting --------------------------------------------------------------------
+    def stop(self, timeout: float = QUIT_JOIN_TIMEOUT) -> None:
+        """Ask every worker to stop, then wait for them together, up to ``timeout``."""
+        workers = list(self._threads)
+        for worker in workers:
+            worker.request_stop()
+        self.publisher.request_stop()
+        threads: list[ReceiverWorker | PublisherWorker | BurstWorker] = [*workers, self.publisher]
+        if self.burst is not None:
+            self.burst.cancel()
+            threads.append(self.burst)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _failed(result: PublishResult) -> bool:
+    return result.status not in (PublishStatus.ROUTED, PublishStatus.UNROUTABLE)
+
+
+def quote(text: str | bytes) -> str:
+    """A message as the result line and the delivery log quote it."""
+    return f'"{sanitize(text, 40)}"'

@@ -1,0 +1,45 @@
+"""Export a pane's messages to a JSON Lines file, in a thread of its own.
+
+A scrollback of large bodies takes a while to write, so the UI hands the
+deliveries to a Textual thread worker and says how it went in a notification.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.app import App
+from textual.notifications import SeverityLevel
+
+from ..model.delivery import Delivery
+from ..model.export import ExportError, default_export_path, export_jsonl
+from ..present.text import sanitize
+from .widgets.receiver_pane import ReceiverPane
+
+
+def export_in_background(app: App[None], pane: ReceiverPane) -> None:
+    deliveries = pane.deliveries()
+    path = default_export_path(f"R{pane.number}", time.time())
+    app.run_worker(
+        lambda: _export(app, deliveries, path), thread=True, group="export", exit_on_error=False
+    )
+
+
+def _export(app: App[None], deliveries: list[Delivery], path: Path) -> None:
+    try:
+        count = export_jsonl(deliveries, path)
+    except ExportError as exc:
+        _notify(app, str(exc), "error")
+        return
+    except Exception as exc:  # a record that cannot be written: say so, never a traceback
+        _notify(app, f"export failed: {type(exc).__name__}: {exc}", "error")
+        return
+    _notify(app, f"Exported {count:,} messages to {path}", "information")
+
+
+def _notify(app: App[None], text: str, severity: SeverityLevel) -> None:
+    # A path or an error can hold anything: shown sanitized, never as markup.
+    app.call_from_thread(
+        app.notify, sanitize(text, 300), severity=severity, markup=False, timeout=10
+    )
