@@ -48,6 +48,7 @@ import pika
 from textual import events
 
 from fanout_tui.model.states import WorkerState
+from fanout_tui.cli import tune_for_the_dashboard
 from fanout_tui.settings import Settings
 from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.widgets.publish_input import PublishInput
@@ -237,6 +238,13 @@ async def _until(condition: Any, timeout: float, step: float = 0.005) -> None:
         await asyncio.sleep(step)
 
 
+def _dashboard(url: str, exchange: str, receivers: int) -> FanoutApp:
+    """The app as `fanout-tui` runs it, process-wide tuning included."""
+    app = FanoutApp(_settings(url, exchange, receivers))
+    tune_for_the_dashboard()
+    return app
+
+
 def _all_consuming(app: FanoutApp, n: int) -> bool:
     panes = app.panes
     return len(panes) == n and all(p.state.state is WorkerState.CONSUMING for p in panes)
@@ -248,7 +256,7 @@ def _all_drawn(app: FanoutApp, expected: int) -> bool:
 
 async def _app_burst(url: str, receivers: int, messages: int) -> dict[str, Any]:
     exchange = f"bench-app-{uuid.uuid4().hex[:8]}"
-    app = FanoutApp(_settings(url, exchange, receivers))
+    app = _dashboard(url, exchange, receivers)
     probe = Probe()
     async with app.run_test(size=SIZE) as pilot:
         probe.attach(app)
@@ -281,7 +289,7 @@ async def _steady_latency(url: str, receivers: int, seconds: float) -> dict[str,
     """Publish-to-display at 20 msg/s: send time (header) to the first screen
     update after the UI drew the message."""
     exchange = f"bench-lat-{uuid.uuid4().hex[:8]}"
-    app = FanoutApp(_settings(url, exchange, receivers))
+    app = _dashboard(url, exchange, receivers)
     probe = Probe()
     drawn: list[tuple[float, float]] = []  # (perf_counter when drained, sent wall time)
     async with app.run_test(size=SIZE):
@@ -333,7 +341,7 @@ def _rss_mb() -> float:
 async def _memory(url: str, deliveries: int, receivers: int = 8) -> dict[str, float]:
     exchange = f"bench-mem-{uuid.uuid4().hex[:8]}"
     messages = deliveries // receivers
-    app = FanoutApp(_settings(url, exchange, receivers))
+    app = _dashboard(url, exchange, receivers)
     samples: list[tuple[int, float]] = []
     async with app.run_test(size=SIZE):
         await _until(lambda: _all_consuming(app, receivers), 60)
@@ -360,7 +368,7 @@ async def _startup(url: str, receivers: int) -> dict[str, Any]:
     the new pane (Pilot.press returns once the screen has caught up)."""
     exchange = f"bench-start-{uuid.uuid4().hex[:8]}"
     launched = time.perf_counter()
-    app = FanoutApp(_settings(url, exchange, receivers))
+    app = _dashboard(url, exchange, receivers)
     async with app.run_test(size=SIZE) as pilot:
         await _until(lambda: _all_consuming(app, receivers), 60, step=0.001)
         all_consuming = time.perf_counter() - launched

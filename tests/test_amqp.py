@@ -33,10 +33,10 @@ from fanout_tui.transport.broker import BrokerSettings, mask_url
 from fanout_tui.transport.errors import START_HINT, ExchangeTypeConflict, describe_error
 from fanout_tui.transport.publisher import (
     MessageProperties,
+    Outcome,
     Publisher,
     PublisherWorker,
     PublishResult,
-    PublishStatus,
 )
 from fanout_tui.transport.receiver import ReceiverWorker
 from fanout_tui.transport.topology import declare_exchange
@@ -361,7 +361,7 @@ def test_publisher_routed_with_stamped_headers_and_tutorial_properties(
     finally:
         publisher.close()
 
-    assert result.status is PublishStatus.ROUTED
+    assert result.status is Outcome.ROUTED
     assert result.ok
     assert (result.seq, result.body, result.exchange) == (7, b"hello", exchange)
     assert before <= result.sent_at <= result.done_at <= after
@@ -392,7 +392,7 @@ def test_publisher_properties_can_be_set_and_the_stamp_wins(
         result = publisher.publish(3, b"{}", props)
     finally:
         publisher.close()
-    assert result.status is PublishStatus.ROUTED
+    assert result.status is Outcome.ROUTED
     [(_, delivered, _)] = consume(pika_connection, channel, queue)
     assert delivered.content_type == "application/json"
     assert delivered.delivery_mode == 2
@@ -413,10 +413,10 @@ def test_properties_pika_cannot_encode_fail_that_message_and_the_connection_live
         good = publisher.publish(3, b"fine", MessageProperties())
     finally:
         publisher.close()
-    assert bad.status is PublishStatus.FAILED
+    assert bad.status is Outcome.FAILED
     assert "cannot be sent" in bad.reason and "\n" not in bad.reason
-    assert long_type.status is PublishStatus.FAILED
-    assert good.status is PublishStatus.ROUTED
+    assert long_type.status is Outcome.FAILED
+    assert good.status is Outcome.ROUTED
     [(_, _, body)] = consume(pika_connection, channel, queue)
     assert body == b"fine"
 
@@ -428,7 +428,7 @@ def test_publisher_unroutable_when_no_queue_is_bound(
     try:
         publisher.connect()
         lost = publisher.publish(1, b"into the void", MessageProperties())
-        assert lost.status is PublishStatus.UNROUTABLE
+        assert lost.status is Outcome.UNROUTABLE
         assert not lost.ok
         assert f"no queue is bound to exchange {exchange!r}" in lost.describe()
         assert lost.describe().startswith("#1 unroutable")
@@ -436,7 +436,7 @@ def test_publisher_unroutable_when_no_queue_is_bound(
         # The same channel goes on working once a queue is bound.
         channel, queue = bind_tutorial_queue(pika_connection, exchange)
         routed = publisher.publish(2, b"now heard", MessageProperties())
-        assert routed.status is PublishStatus.ROUTED
+        assert routed.status is Outcome.ROUTED
     finally:
         publisher.close()
     [(_, _, body)] = consume(pika_connection, channel, queue)
@@ -452,9 +452,9 @@ def test_publisher_redeclares_an_exchange_deleted_under_it(
         pika_connection.channel().exchange_delete(exchange)
         after_delete = publisher.publish(1, b"x", MessageProperties())
         # Redeclared, but the bindings went with the old exchange.
-        assert after_delete.status is PublishStatus.UNROUTABLE
+        assert after_delete.status is Outcome.UNROUTABLE
         channel, queue = bind_tutorial_queue(pika_connection, exchange)
-        assert publisher.publish(2, b"y", MessageProperties()).status is PublishStatus.ROUTED
+        assert publisher.publish(2, b"y", MessageProperties()).status is Outcome.ROUTED
     finally:
         publisher.close()
     [(_, _, body)] = consume(pika_connection, channel, queue)
@@ -483,7 +483,7 @@ def test_publisher_worker_unroutable_then_routed(
         wait_for(lambda: worker.state.state is WorkerState.READY, 10)
         assert worker.publish(b"nobody listens") == 1
         [lost] = results_of(worker, 1)
-        assert (lost.seq, lost.status) == (1, PublishStatus.UNROUTABLE)
+        assert (lost.seq, lost.status) == (1, Outcome.UNROUTABLE)
         assert f"no queue is bound to exchange {exchange!r}" in lost.describe()
 
         channel, queue = bind_tutorial_queue(pika_connection, exchange)
@@ -491,8 +491,8 @@ def test_publisher_worker_unroutable_then_routed(
         assert worker.publish(b"plain", MessageProperties(content_type=None)) == 3
         routed = results_of(worker, 2)
         assert [(r.seq, r.status) for r in routed] == [
-            (2, PublishStatus.ROUTED),
-            (3, PublishStatus.ROUTED),
+            (2, Outcome.ROUTED),
+            (3, Outcome.ROUTED),
         ]
         assert worker.stop() is True
     assert worker.state.state is WorkerState.STOPPED
@@ -522,7 +522,7 @@ def test_publisher_worker_reports_not_sent_when_the_broker_is_unreachable(
         assert time.monotonic() - started < 2.0
 
     assert result.seq == seq == 1
-    assert result.status is PublishStatus.FAILED
+    assert result.status is Outcome.FAILED
     assert not result.ok
     described = result.describe()
     assert described.startswith(f"#{seq} not sent: ")
@@ -570,7 +570,7 @@ def test_the_publisher_worker_reports_the_conflict(
     with running(PublisherWorker(broker)) as worker:
         worker.publish(b"x")
         [result] = results_of(worker, 1)
-    assert result.status is PublishStatus.FAILED
+    assert result.status is Outcome.FAILED
     assert "'topic'" in result.reason and "'fanout'" in result.reason
 
 
@@ -598,7 +598,7 @@ def test_an_existing_fanout_with_other_flags_is_used_as_it_is(
                 result = publisher.publish(1, b"durable ok", MessageProperties())
             finally:
                 publisher.close()
-            assert result.status is PublishStatus.ROUTED
+            assert result.status is Outcome.ROUTED
             [delivery] = watch.received(1)
             assert delivery.body == b"durable ok"
             # Left as it was: redeclaring it with its own flags is accepted

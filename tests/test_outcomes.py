@@ -6,7 +6,7 @@ import pytest
 
 from fanout_tui.model.outcomes import Outcome, describe_outcome
 from fanout_tui.model.tracking import DeliveryTracker
-from fanout_tui.transport.publisher import PublishResult, PublishStatus
+from fanout_tui.transport.publisher import PublishResult
 
 
 @pytest.mark.parametrize("outcome", [Outcome.UNROUTABLE, Outcome.NACKED, Outcome.FAILED])
@@ -24,7 +24,3 @@ def test_the_result_and_the_tracked_message_say_the_same(outcome: Outcome) -> No
 def test_every_outcome_has_its_own_line() -> None:
     lines = {describe_outcome(outcome, "logs", "why") for outcome in Outcome}
     assert len(lines) == len(Outcome)
-
-
-def test_the_publish_status_is_the_outcome() -> None:
-    assert PublishStatus is Outcome

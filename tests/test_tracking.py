@@ -6,8 +6,9 @@ drive it through a real broker.
 
 from __future__ import annotations
 
+from fanout_tui.model.outcomes import Outcome
 from fanout_tui.model.states import WorkerState
-from fanout_tui.model.tracking import DeliveryTracker, Fate, Outcome, fate, ms
+from fanout_tui.model.tracking import DeliveryTracker, Fate, fate, ms
 
 C, P, R = WorkerState.CONSUMING, WorkerState.PAUSED, WorkerState.RECONNECTING
 

@@ -13,22 +13,18 @@ from pathlib import Path
 
 from ..model.history import History
 from ..model.mailbox import Mailbox
+from ..model.outcomes import Outcome
 from ..model.states import StateChange, WorkerState
-from ..model.tracking import DeliveryTracker, Outcome, ReceiverView, TrackedBurst, severity
+from ..model.tracking import DeliveryTracker, ReceiverView, TrackedBurst, severity
 from ..present.text import sanitize
 from ..settings import MAX_RECEIVERS, Settings
 from ..transport.burst import BurstWorker
-from ..transport.publisher import MessageProperties, PublisherWorker, PublishResult, PublishStatus
+from ..transport.publisher import MessageProperties, PublisherWorker, PublishResult
 from ..transport.receiver import ReceiverWorker
+from ..transport.worker import Worker
 
 QUIT_JOIN_TIMEOUT = 1.5  # all workers together, so quitting stays under 2 s
 NOTE_DEDUP_SECONDS = 10.0  # receivers reporting the same repair within this count once
-_OUTCOMES = {
-    PublishStatus.ROUTED: Outcome.ROUTED,
-    PublishStatus.UNROUTABLE: Outcome.UNROUTABLE,
-    PublishStatus.NACKED: Outcome.NACKED,
-    PublishStatus.FAILED: Outcome.FAILED,
-}
 _BOUND = (WorkerState.CONSUMING, WorkerState.PAUSED)
 
 
@@ -213,7 +209,7 @@ class Dashboard:
         not_sent = []
         for result in self.publisher.drain_results():
             text = self._pending.pop(result.seq, None)
-            self.tracker.confirmed(result.seq, _OUTCOMES[result.status], result.reason)
+            self.tracker.confirmed(result.seq, result.status, result.reason)
             if _failed(result) and text is not None:
                 not_sent.append(text)
         return not_sent
@@ -274,22 +270,19 @@ class Dashboard:
     # Quitting --------------------------------------------------------------------
     def stop(self, timeout: float = QUIT_JOIN_TIMEOUT) -> None:
         """Ask every worker to stop, then wait for them together, up to ``timeout``."""
-        workers = list(self._threads)
+        workers: list[Worker] = [*self._threads, self.publisher]
+        if self.burst is not None:
+            workers.append(self.burst)
         for worker in workers:
             worker.request_stop()
-        self.publisher.request_stop()
-        threads: list[ReceiverWorker | PublisherWorker | BurstWorker] = [*workers, self.publisher]
-        if self.burst is not None:
-            self.burst.cancel()
-            threads.append(self.burst)
         deadline = time.monotonic() + timeout
-        for thread in threads:
-            if thread.is_alive():
-                thread.join(max(0.0, deadline - time.monotonic()))
+        for worker in workers:
+            if worker.is_alive():
+                worker.join(max(0.0, deadline - time.monotonic()))
 
 
 def _failed(result: PublishResult) -> bool:
-    return result.status not in (PublishStatus.ROUTED, PublishStatus.UNROUTABLE)
+    return result.status not in (Outcome.ROUTED, Outcome.UNROUTABLE)
 
 
 def quote(text: str | bytes) -> str:

@@ -19,8 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 # Re-exported while ui/ imports Outcome from here; model.outcomes is its home.
-from .outcomes import Outcome as Outcome
-from .outcomes import describe_outcome
+from .outcomes import Outcome, describe_outcome
 from .states import WorkerState
 
 # A receiver as the app saw it: its state and its queue (empty when it has none).

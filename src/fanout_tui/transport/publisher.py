@@ -30,8 +30,6 @@ from .errors import describe_error
 from .topology import declare_exchange
 from .worker import Reconnect, Worker, retrying
 
-PublishStatus = Outcome  # alias until ui/ moves to Outcome
-
 
 @dataclass(frozen=True)
 class MessageProperties:

@@ -10,10 +10,10 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ...model.outcomes import Outcome
 from ...model.tracking import (
     DeliveryTracker,
     Fate,
-    Outcome,
     ReceiverView,
     TrackedBurst,
     TrackedMessage,
