@@ -18,7 +18,7 @@ class Action:
     title: str  # as the footer and the palette name it
     help: str  # one line, for the palette and the help screen
     keys: str = ""  # Textual key names, comma-separated; "" for palette only
-    action: str = ""  # the action it runs; "" for keys handled by a widget itself
+    action: str = ""  # the action it runs; "" for keys a widget handles itself (documented)
     shown_keys: str = ""  # how the help screen and README write the keys
     footer: bool = False  # shown in the footer
     priority: bool = False  # before focused widgets (the input) see the key
@@ -35,9 +35,12 @@ APP_ACTIONS = (
     Action(
         "Publish",
         "publish the typed message; the line below says which receivers got it",
+        "enter",
         shown_keys="Enter",
     ),
-    Action("History", "recall earlier messages (kept across runs)", shown_keys="Up / Down"),
+    Action(
+        "History", "recall earlier messages (kept across runs)", "up,down", shown_keys="Up / Down"
+    ),
     Action(
         "Add receiver",
         "start another receiver pane (also the + receiver control)",
@@ -56,7 +59,7 @@ APP_ACTIONS = (
         priority=True,
         palette=True,
     ),
-    Action("Focus", "move focus between the input and the panes", shown_keys="Tab"),
+    Action("Focus", "move focus between the input and the panes", "tab", shown_keys="Tab"),
     Action(
         "Delivery log",
         "per message, who got it and how late, who did not and why",
@@ -102,7 +105,7 @@ APP_ACTIONS = (
     Action(
         "Command palette",
         "command palette: burst, publish properties, export, pause/resume…",
-        shown_keys="ctrl+p",
+        "ctrl+p",
     ),
     # Enabled only while a burst runs and the dashboard is on top (check_action).
     Action(
