@@ -47,8 +47,8 @@ from typing import Any
 import pika
 from textual import events
 
-from fanout_tui.model.states import WorkerState
 from fanout_tui.cli import tune_for_the_dashboard
+from fanout_tui.model.states import WorkerState
 from fanout_tui.settings import Settings
 from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.widgets.publish_input import PublishInput

@@ -23,9 +23,15 @@ SIZE = (160, 48)
 # What differs between runs, written the same every time.
 FIXED_LABELS = Labels(
     clock=lambda timestamp: "12:00:00.000",
-    queue=lambda number, queue: f"amq.gen-snapshot-queue-{number:02d}",
-    broker=lambda url: "amqp://guest:***@localhost:5672/%2F",
+    date=lambda timestamp: "2025-01-01",
+    queue=lambda owner, queue: f"amq.gen-snapshot-queue-{int(owner[1:]):02d}",
     rate=lambda rate: "0/s",
+    # The test nodes' ports differ per run: named as the default ones.
+    url=lambda url: (
+        "http://guest@localhost:15672"
+        if url.startswith("http")
+        else "amqp://guest:***@localhost:5672/%2F"
+    ),
 )
 
 

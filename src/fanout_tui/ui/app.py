@@ -206,7 +206,8 @@ class FanoutApp(App[None]):
             self.screen.dismiss()  # ctrl+b again closes it
             return
         exchange, management = self.dashboard.broker.exchange, self.settings.management()
-        self.push_screen(BindingsScreen(exchange, management, self._own_queues))
+        screen = BindingsScreen(exchange, management, self._own_queues, labels=self.labels)
+        self.push_screen(screen)
 
     def _own_queues(self) -> dict[str, str]:
         return {p.state.queue: f"R{p.number}" for p in self.panes if p.state.queue}
@@ -214,8 +215,9 @@ class FanoutApp(App[None]):
     @on(ReceiverPane.DetailRequested)
     def _open_detail(self, event: ReceiverPane.DetailRequested) -> None:
         label = seq_label(event.delivery, self.dashboard.origin)
-        title = f"R{event.pane.number} · {label}"
-        self.push_screen(MessageDetailScreen(event.delivery, title, self.labels.clock))
+        owner = event.pane.receiver.label
+        screen = MessageDetailScreen(event.delivery, f"{owner} · {label}", owner, self.labels)
+        self.push_screen(screen)
 
     def action_export(self) -> None:
         pane = self.grid.target(self.focused)

@@ -26,13 +26,14 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from ...present.text import sanitize, time_of_day
+from ...present.text import sanitize
 from ...transport.management import (
     ExchangeBinding,
     ManagementSettings,
     ManagementUnavailable,
     list_bindings,
 )
+from ..labels import Labels
 
 REFRESH_INTERVAL = 3.0  # seconds between fetches while the panel is open
 FETCH_TIMEOUT = 2.0  # per HTTP request; shorter than the interval
@@ -74,8 +75,10 @@ class BindingsScreen(ModalScreen[None]):
         *,
         refresh_interval: float = REFRESH_INTERVAL,
         timeout: float = FETCH_TIMEOUT,
+        labels: Labels | None = None,
     ) -> None:
         super().__init__()
+        self.labels = labels or Labels()  # how queues, URLs and times are written
         self.exchange = exchange
         self.management = management
         self.own_queues = own_queues
@@ -189,19 +192,22 @@ class BindingsScreen(ModalScreen[None]):
         table = self.query_one("#bindings-table", DataTable)
         cursor = table.cursor_row
         table.clear()
+        # This app's queues as their panes name them (pika binds with the queue's
+        # name as the routing key, so that is named the same way).
+        names = {queue: self.labels.queue(owner, queue) for queue, owner in fetched.own.items()}
         for source, destination, routing_key, whose in rows:
             ours = whose != NOT_OURS
             table.add_row(
                 _cell(source),
-                _cell(destination, "bold" if ours else ""),
-                _cell(routing_key),
+                _cell(names.get(destination, destination), "bold" if ours else ""),
+                _cell(names.get(routing_key, routing_key)),
                 _cell(whose, "" if ours else "italic"),
             )
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
         count = f"{len(rows)} binding{'s' if len(rows) != 1 else ''}"
-        updated = time_of_day(fetched.at)[:8]
-        shown_url = sanitize(self.management.shown_url, NAME_LIMIT)
+        updated = self.labels.clock(fetched.at)[:8]
+        shown_url = sanitize(self.labels.url(self.management.shown_url), NAME_LIMIT)
         status = self.query_one("#bindings-status", Static)
         note = self.query_one("#bindings-note", Static)
         if fetched.bindings is None:

@@ -19,8 +19,6 @@ Nothing from the message is ever parsed as markup: the text goes into
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import filterfalse
 from pathlib import Path
@@ -55,7 +53,8 @@ from ...present.bodies import (
     split_long_lines,
     text_lines,
 )
-from ...present.text import sanitize, time_of_day
+from ...present.text import sanitize
+from ..labels import Labels
 
 Mode = Literal["json", "text", "hex"]
 SYNC_LIMIT = 64 * 1024  # bodies up to this size are formatted at once, without a worker
@@ -244,12 +243,13 @@ class MessageDetailScreen(Screen[None]):
     ]
 
     def __init__(
-        self, delivery: Delivery, title: str, clock: Callable[[float], str] = time_of_day
+        self, delivery: Delivery, title: str, owner: str = "", labels: Labels | None = None
     ) -> None:
         super().__init__(classes="message-detail")
         self.delivery = delivery
         self.detail_title = title
-        self.clock = clock  # how a receive time is written (snapshots fix it)
+        self.owner = owner  # the receiver it came from ("R1"), which names its queue
+        self.labels = labels or Labels()  # how times and queues are written
         self.content_type = getattr(delivery.properties, "content_type", None)
         self.kind: BodyKind | None = None  # known once the body is classified
         self.mode: Mode | None = None  # what the body view shows or waits for
@@ -272,11 +272,11 @@ class MessageDetailScreen(Screen[None]):
         lines = [
             _field("exchange", sanitize(delivery.exchange, 300) or "(default exchange)"),
             _field("routing key", sanitize(delivery.routing_key, 300) or '""'),
-            _field("queue", sanitize(delivery.queue, 300) or "-"),
+            _field("queue", sanitize(self.labels.queue(self.owner, delivery.queue), 300) or "-"),
             _field(
                 "received",
-                f"{self.clock(delivery.received_at)}  "
-                f"{time.strftime('%Y-%m-%d', time.localtime(delivery.received_at))}",
+                f"{self.labels.clock(delivery.received_at)}  "
+                f"{self.labels.date(delivery.received_at)}",
             ),
             _field("size", f"{size:,} byte{'' if size == 1 else 's'}"),
         ]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -22,26 +22,14 @@ LESSON = (
     "one from another program), the time it arrived and its body with control characters "
     "escaped; the title names the pane's queue and the bottom border counts what it received."
 )
-KEY_COLUMN = 14
 
 
-def _keys(heading: str, actions: tuple[Action, ...]) -> Content:
-    rows = [Content.styled(heading, "bold")]
+def _keys(heading: str, actions: tuple[Action, ...]) -> ComposeResult:
+    yield Static(Content.styled(heading, "bold"), classes="help-heading")
     for keys, text in documented(actions):
-        rows.append(Content.assemble("  ", (keys.ljust(KEY_COLUMN), "bold"), " ", text))
-    return Content("\n").join(rows)
-
-
-def help_text() -> Content:
-    return Content("\n\n").join(
-        [
-            Content.styled("fanout-tui", "bold"),
-            Content(LESSON),
-            _keys("Keys", APP_ACTIONS),
-            _keys("On a focused pane", PANE_ACTIONS),
-            Content("Press Escape to close."),
-        ]
-    )
+        with Horizontal(classes="help-row"):
+            yield Static(Content.styled(keys, "bold"), classes="help-keys")
+            yield Static(Content(text), classes="help-what")
 
 
 class HelpScreen(ModalScreen[None]):
@@ -52,4 +40,12 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(help_text())
+            yield Static(Content.styled("fanout-tui", "bold"))
+            yield Static(Content(LESSON), classes="help-heading")
+            yield from _keys("Keys", APP_ACTIONS)
+            yield from _keys("On a focused pane", PANE_ACTIONS)
+            yield Static(Content("Press Escape to close."), classes="help-heading")
+
+    def text(self) -> str:
+        """Everything the screen says, as plain text (tests read it)."""
+        return "\n".join(str(w.render()) for w in self.query(Static))

@@ -531,7 +531,7 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
         # since each assignment repaints the pane.
         queue = self.state.queue
         if queue:
-            queue = self.labels.queue(self.number, queue)
+            queue = self.labels.queue(self.receiver.label, queue)
         if self._title_key != (self.number, queue):
             self._title_key = (self.number, queue)
             self.border_title = Content.assemble(

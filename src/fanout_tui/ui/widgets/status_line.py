@@ -66,7 +66,7 @@ class StatusLine(Horizontal):
             link = f"○ {state.state.value}"
         receivers = dashboard.receivers
         consuming = sum(1 for r in receivers if r.state.state is WorkerState.CONSUMING)
-        broker = self.labels.broker(dashboard.broker.masked_urls[0])
+        broker = self.labels.url(dashboard.broker.masked_urls[0])
         text = (
             f"{broker} · exchange {dashboard.broker.exchange!r} ({EXCHANGE_TYPE}) · "
             f"{link} · {len(receivers)} receivers, {consuming} consuming"
