@@ -243,7 +243,7 @@ async def test_help_screen_opens_and_closes(broker_url: str) -> None:
     async with running_app(broker_url, receivers=0) as (app, pilot):
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
-        assert "fanout exchange" in str(app.screen.query_one(Static).render())
+        assert "fanout exchange" in app.screen.text()
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         # '?' types into the input rather than opening help.
