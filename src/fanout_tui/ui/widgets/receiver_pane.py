@@ -17,7 +17,7 @@ from rich.style import Style
 from textual.app import ComposeResult
 from textual.cache import LRUCache
 from textual.content import Content
-from textual.events import Click, Key, Resize
+from textual.events import Click, Key, MouseScrollDown, MouseScrollUp, Resize
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -30,6 +30,7 @@ from ...model.delivery import Delivery
 from ...model.mailbox import Mailbox
 from ...model.states import StateChange, WorkerState
 from ...model.tracking import ms
+from ...present.fit import middle_ellipsis
 from ...present.text import sanitize, seq_label
 from ...transport.broker import node_of
 from ..actions import PANE_ACTIONS, bindings
@@ -41,6 +42,7 @@ from ..compat import (
 )
 from ..labels import Labels
 
+COMPACT_WIDTH = 44  # narrower than this, a pane line leaves out the receive time
 PREVIEW_CHARS = 300  # a pane line is a preview; the full body lives in the delivery
 _STRIP_CACHE = 512  # styled lines kept per pane: a few screens' worth
 RATE_HISTORY = 60  # seconds of rate in the sparkline
@@ -176,6 +178,8 @@ class MessageView(ScrollView, can_focus=False):
         # on its message as old lines fall off the front); None: no selection.
         self._dropped = 0
         self.cursor: int | None = None
+        self._follow = True  # show the newest line as lines arrive (End sets it again)
+        self._compact = False  # too narrow for the receive time (see on_resize)
         self._scrollbar_shows: tuple[Size, Size, float] | None = None  # as of the last sync
 
     # Reading -------------------------------------------------------------------
@@ -188,7 +192,7 @@ class MessageView(ScrollView, can_focus=False):
 
     @property
     def following(self) -> bool:
-        return self.scroll_y >= self.max_scroll_y
+        return self._follow and self.cursor is None
 
     @property
     def cursor_index(self) -> int | None:
@@ -198,10 +202,9 @@ class MessageView(ScrollView, can_focus=False):
         index = self.cursor - self._dropped
         return index if 0 <= index < len(self._lines) else None
 
-    def selected(self) -> Delivery | None:
+    def selected(self) -> Delivery | Marker | None:
         index = self.cursor_index
-        item = self._lines[index] if index is not None else None
-        return item if isinstance(item, Delivery) else None
+        return self._lines[index] if index is not None else None
 
     # Styling -------------------------------------------------------------------
     def notify_style_update(self) -> None:
@@ -232,13 +235,13 @@ class MessageView(ScrollView, can_focus=False):
             strip = Strip([Segment(sanitize(item, 1000), styles["marker"])])
         else:
             label = seq_label(item, self.origin)
-            strip = Strip(
-                [
-                    Segment(f"{label:>6} ", styles["ext" if label == "ext" else "seq"]),
-                    Segment(self.labels.clock(item.received_at), styles["time"]),
-                    Segment(" " + sanitize(item.body, PREVIEW_CHARS), styles["body"]),
-                ]
-            )
+            seq = styles["ext" if label == "ext" else "seq"]
+            body = Segment(" " + sanitize(item.body, PREVIEW_CHARS), styles["body"])
+            if self._compact:  # the body matters more than the time in a narrow pane
+                strip = Strip([Segment(f"{label:>5}", seq), body])
+            else:
+                time = Segment(self.labels.clock(item.received_at), styles["time"])
+                strip = Strip([Segment(f"{label:>6} ", seq), time, body])
         self._strips[key] = (item, strip)
         return strip
 
@@ -253,7 +256,7 @@ class MessageView(ScrollView, can_focus=False):
         """
         if not items:
             return
-        follow = self.following and self.cursor is None
+        follow = self.following
         before = len(self._lines)
         self._lines.extend(items)
         dropped = before + len(items) - len(self._lines)
@@ -285,9 +288,11 @@ class MessageView(ScrollView, can_focus=False):
         self.refresh()
 
     def set_scroll_y(self, y: float) -> None:
+        """Scroll where the user asked; at the bottom, the pane follows again."""
         # Set directly rather than through scroll_to(), which defers or refuses a
         # move until the next layout has caught up with the virtual size.
         self.scroll_target_y = self.scroll_y = max(0, min(y, self.max_scroll_y))
+        self._follow = self.scroll_y >= self.max_scroll_y
 
     def follow(self) -> None:
         self.cursor = None
@@ -331,10 +336,27 @@ class MessageView(ScrollView, can_focus=False):
         return Strip.blank(width, style)
 
     def on_resize(self, event: Resize) -> None:
-        follow = self.following
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._lines))
-        if follow and self.cursor is None:
+        # Following is the user's choice, not where the old size left the scroll:
+        # a new height moves the bottom, and a following pane goes with it.
+        width = self.scrollable_content_region.width
+        compact = width < COMPACT_WIDTH
+        if compact != self._compact:
+            self._compact = compact
+            self._strips.clear()  # every line is laid out anew
+        self.virtual_size = Size(width, len(self._lines))
+        if self.following:
             self.set_scroll_y(self.max_scroll_y)
+        self._scrollbar_shows = None  # the next sync brings the scrollbar up to date
+
+    def on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
+        self._follow = False  # reading back: new lines must not pull the view down
+
+    def on_mouse_scroll_down(self, event: MouseScrollDown) -> None:
+        # Back at the bottom (once the scroll has happened), it follows again.
+        self.call_after_refresh(self._follow_if_at_bottom)
+
+    def _follow_if_at_bottom(self) -> None:
+        self._follow = self.scroll_y >= self.max_scroll_y
 
     def on_click(self, event: Click) -> None:
         index = round(self.scroll_y) + event.y
@@ -409,7 +431,7 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
         self.show_node = len(receiver.worker.broker.urls) > 1
         self.view = MessageView(scrollback, origin, labels)
         self.stats = StatsLine(classes="pane-stats")
-        self._title_key: tuple[int, str] | None = None
+        self._title_key: tuple[str, int] | None = None
         self._subtitle = ""
         self._state_classes: tuple[bool, bool] | None = None
         self.dirty = False  # it has changes the screen does not show yet
@@ -532,13 +554,14 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
         queue = self.state.queue
         if queue:
             queue = self.labels.queue(self.receiver.label, queue)
-        if self._title_key != (self.number, queue):
-            self._title_key = (self.number, queue)
+        # Room for the name between "╭ R12 · " and " ✕ ╮"; the name is cut in the
+        # middle, since server-named queues differ at both ends.
+        room = max(8, self.outer_size.width - len(self.receiver.label) - 12)
+        if self._title_key != (queue, room):
+            self._title_key = (queue, room)
+            name = middle_ellipsis(sanitize(queue or "no queue", 80), room)
             self.border_title = Content.assemble(
-                Content(f"R{self.number} · "),
-                Content(sanitize(queue or "no queue", 80)),
-                " ",
-                _CLOSE,
+                Content(f"{self.receiver.label} · "), Content(name), " ", _CLOSE
             )
         state = self.state.state
         counts = f"{self.received:,} recv"
@@ -574,6 +597,9 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             self.set_class(classes[0], "-paused")
             self.set_class(classes[1] and not classes[0], "-not-consuming")
 
+    def on_resize(self, event: Resize) -> None:
+        self.update_titles()  # the queue's name fits the new width
+
     # Actions -------------------------------------------------------------------
     def action_follow(self) -> None:
         self.view.follow()
@@ -592,9 +618,15 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
     def action_open_selected(self) -> None:
         if self.view.cursor_index is None:
             self.view.move_cursor(-1)  # nothing selected yet: select the newest first
-        delivery = self.view.selected()  # None on a marker line: nothing to open
-        if delivery is not None:
-            self.post_message(self.DetailRequested(self, delivery))
+        self._open(self.view.selected())
+
+    def _open(self, item: Delivery | Marker | None) -> None:
+        """A message opens its details; a marker (a reason, often longer than the
+        pane is wide) is shown whole."""
+        if isinstance(item, Marker):
+            self.notify(sanitize(item, 2000), title=f"R{self.number}", markup=False, timeout=15)
+        elif item is not None:
+            self.post_message(self.DetailRequested(self, item))
 
     def action_toggle_pause(self) -> None:
         self.post_message(self.PauseToggled(self))
@@ -622,6 +654,4 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
     def on_message_view_clicked(self, event: MessageView.Clicked) -> None:
         event.stop()
         self.focus()
-        delivery = self.view.selected()
-        if delivery is not None:
-            self.post_message(self.DetailRequested(self, delivery))
+        self._open(self.view.selected())

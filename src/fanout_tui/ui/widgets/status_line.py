@@ -10,9 +10,14 @@ from textual.widgets import Static
 
 from ...control.dashboard import Dashboard
 from ...model.states import WorkerState
+from ...present.fit import middle_ellipsis
 from ...present.text import sanitize
 from ...transport.broker import EXCHANGE_TYPE
 from ..labels import Labels
+
+MIN_NAME = 12  # characters a shortened URL or name keeps at least
+MIN_REASON = 30  # characters of a lost connection's reason kept before the short form
+Counts = tuple[int, int]  # receivers, consuming
 
 
 class StatusLine(Horizontal):
@@ -55,6 +60,9 @@ class StatusLine(Horizontal):
     def on_mount(self) -> None:
         self.update_from_dashboard()
 
+    def on_resize(self) -> None:
+        self.update_from_dashboard()  # what fits changed
+
     def update_from_dashboard(self) -> None:
         dashboard = self.dashboard
         state = dashboard.publisher.state
@@ -66,10 +74,13 @@ class StatusLine(Horizontal):
             link = f"○ {state.state.value}"
         receivers = dashboard.receivers
         consuming = sum(1 for r in receivers if r.state.state is WorkerState.CONSUMING)
-        broker = self.labels.url(dashboard.broker.masked_urls[0])
-        text = (
-            f"{broker} · exchange {dashboard.broker.exchange!r} ({EXCHANGE_TYPE}) · "
-            f"{link} · {len(receivers)} receivers, {consuming} consuming"
+        status = self.query_one("#status", Static)
+        text = fit_status(
+            sanitize(self.labels.url(dashboard.broker.masked_urls[0]), 300),
+            sanitize(repr(dashboard.broker.exchange), 300),
+            sanitize(link, 1000),
+            (len(receivers), consuming),
+            status.content_size.width or 1000,
         )
         if text == self._text:
             return
@@ -77,5 +88,35 @@ class StatusLine(Horizontal):
         status = self.query_one("#status", Static)
         # Its size is fixed, so no layout: one of the whole screen refreshed
         # every pane's scrollbar (measured under a burst).
-        status.update(Content(sanitize(text, 1000)), layout=False)
+        status.update(Content(text), layout=False)
         status.set_class(state.state is not WorkerState.READY, "-down")
+
+
+def fit_status(broker: str, exchange: str, link: str, counts: Counts, width: int) -> str:
+    """The status line in ``width`` cells. The connection state and the counts
+    matter most: the broker URL and the exchange's name are cut in the middle
+    first, then a long reason for a lost connection is cut at its end, and only
+    then does the line take its short form."""
+    receivers, consuming = counts
+    full = f"{receivers} receivers, {consuming} consuming"
+
+    def line(url: str, name: str, state: str, short: bool) -> str:
+        if short:
+            return f"{url} · {name} · {state} · {consuming}/{receivers} consuming"
+        return f"{url} · exchange {name} ({EXCHANGE_TYPE}) · {state} · {full}"
+
+    given = broker, exchange
+    for short, least in ((False, MIN_NAME), (True, MIN_NAME // 2)):
+        broker, exchange = given  # each form shortens the names from scratch
+        over = len(line(broker, exchange, link, short)) - width
+        if over > 0:
+            broker = middle_ellipsis(broker, max(least, len(broker) - over))
+            over = len(line(broker, exchange, link, short)) - width
+        if over > 0:
+            exchange = middle_ellipsis(exchange, max(least, len(exchange) - over))
+            over = len(line(broker, exchange, link, short)) - width
+        if over <= 0:
+            return line(broker, exchange, link, short)
+        if len(link) - over - 1 >= MIN_REASON:  # a long reason gives way before the form
+            return line(broker, exchange, link[: len(link) - over - 1] + "…", short)
+    return line(broker, exchange, link[: max(MIN_NAME, len(link) - over - 1)] + "…", True)
