@@ -17,7 +17,7 @@ from rich.style import Style
 from textual.app import ComposeResult
 from textual.cache import LRUCache
 from textual.content import Content
-from textual.events import Click, Key, MouseScrollDown, MouseScrollUp, Resize
+from textual.events import Click, Key, Resize
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -292,7 +292,6 @@ class MessageView(ScrollView, can_focus=False):
         # Set directly rather than through scroll_to(), which defers or refuses a
         # move until the next layout has caught up with the virtual size.
         self.scroll_target_y = self.scroll_y = max(0, min(y, self.max_scroll_y))
-        self._follow = self.scroll_y >= self.max_scroll_y
 
     def follow(self) -> None:
         self.cursor = None
@@ -348,15 +347,11 @@ class MessageView(ScrollView, can_focus=False):
             self.set_scroll_y(self.max_scroll_y)
         self._scrollbar_shows = None  # the next sync brings the scrollbar up to date
 
-    def on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
-        self._follow = False  # reading back: new lines must not pull the view down
-
-    def on_mouse_scroll_down(self, event: MouseScrollDown) -> None:
-        # Back at the bottom (once the scroll has happened), it follows again.
-        self.call_after_refresh(self._follow_if_at_bottom)
-
-    def _follow_if_at_bottom(self) -> None:
-        self._follow = self.scroll_y >= self.max_scroll_y
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        # Every scroll but append()'s quiet ones lands here (keys, wheel, scrollbar):
+        # reading back stops following, and back at the bottom it follows again.
+        super().watch_scroll_y(old_value, new_value)
+        self._follow = new_value >= self.max_scroll_y
 
     def on_click(self, event: Click) -> None:
         index = round(self.scroll_y) + event.y
