@@ -7,11 +7,11 @@ import pytest
 from fanout_tui.transport.publisher import MessageProperties
 from fanout_tui.ui.screens.forms import (
     FormError,
-    describe_properties,
     parse_content_type,
     parse_count,
     parse_headers,
     parse_rate,
+    summarize_publish_properties,
 )
 
 
@@ -56,6 +56,6 @@ def test_content_type_and_the_description() -> None:
     with pytest.raises(FormError, match="255 bytes"):
         parse_content_type("x" * 256)
     props = MessageProperties("application/json", 2, {"a": "\x1b[2J"})
-    text = describe_properties(props)
+    text = summarize_publish_properties(props)
     assert text.startswith("application/json, persistent, headers a=")
     assert "\x1b" not in text

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fanout_tui.model.outcomes import Outcome, describe_outcome
+from fanout_tui.model.outcomes import Outcome
 from fanout_tui.model.tracking import DeliveryTracker
+from fanout_tui.present.outcomes import describe_outcome, summarize
 from fanout_tui.transport.publisher import PublishResult
 
 
@@ -18,7 +19,7 @@ def test_the_result_and_the_tracked_message_say_the_same(outcome: Outcome) -> No
 
     said = describe_outcome(outcome, "logs", "connection refused")
     assert result.describe() == f"#3 {said}"
-    assert tracker.summary(message, {}, "logs") == f'#3 "x" → {said}'
+    assert summarize(message, {}, "logs") == f'#3 "x" → {said}'
 
 
 def test_every_outcome_has_its_own_line() -> None:

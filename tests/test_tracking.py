@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from fanout_tui.model.outcomes import Outcome
 from fanout_tui.model.states import WorkerState
-from fanout_tui.model.tracking import DeliveryTracker, Fate, fate, ms
+from fanout_tui.model.tracking import DeliveryTracker, Fate, fate
+from fanout_tui.present.outcomes import ms, summarize, summarize_burst
 
 C, P, R = WorkerState.CONSUMING, WorkerState.PAUSED, WorkerState.RECONNECTING
 
@@ -20,9 +21,7 @@ def test_all_receivers_got_it() -> None:
     tracker.received(1, 12, 0.0031)
     tracker.received(2, 12, 0.0012)
     tracker.confirmed(12, Outcome.ROUTED)
-    assert tracker.summary(message, receivers, "logs") == (
-        '#12 "hello" → 2/2 receivers, slowest 3.1 ms'
-    )
+    assert summarize(message, receivers, "logs") == ('#12 "hello" → 2/2 receivers, slowest 3.1 ms')
 
 
 def test_a_paused_receiver_is_named_and_counts_once_it_resumes() -> None:
@@ -32,11 +31,11 @@ def test_a_paused_receiver_is_named_and_counts_once_it_resumes() -> None:
     for n in (1, 3, 4):
         tracker.received(n, 3, 0.002)
     tracker.confirmed(3, Outcome.ROUTED)
-    text = tracker.summary(message, then, "logs")
+    text = summarize(message, then, "logs")
     assert text.startswith('#3 "x" → 3/4 receivers')
     assert "R2 paused, waiting in its queue" in text
     tracker.received(2, 3, 5.0)
-    assert tracker.summary(message, then, "logs") == '#3 "x" → 4/4 receivers, slowest 5.0 s'
+    assert summarize(message, then, "logs") == '#3 "x" → 4/4 receivers, slowest 5.0 s'
 
 
 def test_fates() -> None:
@@ -54,12 +53,10 @@ def test_outcomes_that_reached_no_receiver() -> None:
     tracker = DeliveryTracker()
     message = tracker.published(1, '"a"', {}, at=0.0)
     tracker.confirmed(1, Outcome.UNROUTABLE)
-    assert "unroutable — no queue is bound to exchange 'logs'" in tracker.summary(
-        message, {}, "logs"
-    )
+    assert "unroutable — no queue is bound to exchange 'logs'" in summarize(message, {}, "logs")
     failed = tracker.published(2, '"b"', {}, at=0.0)
     tracker.confirmed(2, Outcome.FAILED, "connection refused")
-    assert tracker.summary(failed, {}, "logs") == '#2 "b" → not sent: connection refused'
+    assert summarize(failed, {}, "logs") == '#2 "b" → not sent: connection refused'
 
 
 def test_missed_counts_only_what_went_to_a_queue_that_is_gone() -> None:
@@ -82,18 +79,18 @@ def test_bounded_and_bursts_are_counted_per_receiver() -> None:
     assert tracker.get(1) is None and tracker.get(300) is not None
     burst = tracker.burst_started(1000, 10, {1: (C, "q1"), 2: (C, "q2")}, at=0.0)
     burst.sent = 4
-    assert tracker.burst_summary(burst).startswith("burst #1000..#1009: 4/10 sent (publishing…)")
+    assert summarize_burst(burst).startswith("burst #1000..#1009: 4/10 sent (publishing…)")
     burst.sent, burst.done = 10, True
     for seq in range(1000, 1010):
         tracker.received(1, seq, 0.004)
     tracker.received(2, 1000, 0.2)
     tracker.received(2, 5000, 0.2)  # nobody's: counted as untracked
     assert tracker.untracked == 1
-    assert tracker.burst_summary(burst) == (
+    assert summarize_burst(burst) == (
         "burst #1000..#1009: 10/10 sent · R1 10/10 (slowest 4.0 ms), R2 1/10 (slowest 200 ms)"
     )
     burst.sent, burst.error = 6, "connection lost"
-    assert tracker.burst_summary(burst).startswith("burst #1000..#1009: 6/10 sent, stopped: conn")
+    assert summarize_burst(burst).startswith("burst #1000..#1009: 6/10 sent, stopped: conn")
 
 
 def test_ms() -> None:

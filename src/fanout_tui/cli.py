@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from . import __version__
 from .model.export import delivery_json
 from .model.mailbox import Mailbox
-from .model.outcomes import Outcome, outcome_cause
+from .model.outcomes import Outcome
 from .model.states import WorkerState
+from .present.outcomes import outcome_cause
 from .present.text import delivery_line
 from .settings import MAX_RECEIVERS, ConfigError, Settings, load_settings
 from .transport.broker import BrokerSettings, BrokerUrlError

@@ -15,7 +15,8 @@ from ..model.history import History
 from ..model.mailbox import Mailbox
 from ..model.outcomes import Outcome
 from ..model.states import StateChange, WorkerState
-from ..model.tracking import DeliveryTracker, ReceiverView, TrackedBurst, severity
+from ..model.tracking import DeliveryTracker, ReceiverView, TrackedBurst
+from ..present.outcomes import severity, summarize, summarize_burst
 from ..present.text import sanitize
 from ..settings import MAX_RECEIVERS, Settings
 from ..transport.burst import BurstWorker
@@ -222,11 +223,11 @@ class Dashboard:
         its severity."""
         shown = self.shown
         if isinstance(shown, TrackedBurst):
-            return self.tracker.burst_summary(shown), severity(shown)
+            return summarize_burst(shown), severity(shown)
         message = self.tracker.get(shown) if shown is not None else None
         if message is None:
             return None
-        text = self.tracker.summary(message, self.receiver_views(), self.broker.exchange)
+        text = summarize(message, self.receiver_views(), self.broker.exchange)
         return text, severity(message)
 
     # Bursts ----------------------------------------------------------------------

@@ -18,8 +18,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-# Re-exported while ui/ imports Outcome from here; model.outcomes is its home.
-from .outcomes import Outcome, describe_outcome
+from .outcomes import Outcome
 from .states import WorkerState
 
 # A receiver as the app saw it: its state and its queue (empty when it has none).
@@ -102,35 +101,12 @@ def fate(
     return Fate.PENDING
 
 
-def severity(record: TrackedMessage | TrackedBurst) -> str:
-    """How a record reads at a glance: "error", "warning", "ok", or "" while it is
-    still going out. The result line and the delivery log colour by it."""
-    if isinstance(record, TrackedBurst):
-        if record.error:
-            return "error"
-        if record.unroutable or (record.cancelled and record.sent < record.count):
-            return "warning"
-        return "ok" if record.done else ""
-    outcome = record.outcome
-    if outcome in (Outcome.FAILED, Outcome.NACKED):
-        return "error"
-    if outcome is Outcome.UNROUTABLE:
-        return "warning"
-    if outcome is Outcome.PUBLISHING:
-        return ""
-    got = sum(1 for n in record.got if n in record.receivers)
-    return "warning" if got < len(record.receivers) else "ok"
-
-
-def ms(seconds: float) -> str:
-    """A latency as people read it: 0.4 ms, 12 ms, 3.2 s."""
-    if seconds < 0:
-        seconds = 0.0  # another host's clock, slightly ahead
-    if seconds < 0.01:
-        return f"{seconds * 1000:.1f} ms"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    return f"{seconds:.1f} s"
+def fates_of(
+    message: TrackedMessage, current: Mapping[int, ReceiverView]
+) -> list[tuple[int, Fate]]:
+    """Every receiver concerned, then or now, in pane order, with the message's fate."""
+    numbers = sorted(set(message.receivers) | set(current))
+    return [(n, fate(n, n in message.got, message.receivers, current)) for n in numbers]
 
 
 class DeliveryTracker:
@@ -226,64 +202,3 @@ class DeliveryTracker:
                 seqs.append(message.seq)
         seqs.reverse()
         return seqs
-
-    # Describing -------------------------------------------------------------------
-    def fates(
-        self, message: TrackedMessage, current: Mapping[int, ReceiverView]
-    ) -> list[tuple[int, Fate]]:
-        """Every receiver concerned, then or now, in pane order."""
-        numbers = sorted(set(message.receivers) | set(current))
-        return [(n, fate(n, n in message.got, message.receivers, current)) for n in numbers]
-
-    def summary(
-        self,
-        message: TrackedMessage,
-        current: Mapping[int, ReceiverView],
-        exchange: str,
-        names: bool = True,
-    ) -> str:
-        """``#12 "hello" → 3/4 receivers, slowest 3.1 ms · R2 paused, waiting in its queue``."""
-        head = f"#{message.seq} {message.preview} →"
-        if message.outcome in (Outcome.UNROUTABLE, Outcome.NACKED, Outcome.FAILED):
-            return f"{head} {describe_outcome(message.outcome, exchange, message.reason)}"
-        expected = len(message.receivers)
-        got = sum(1 for n in message.got if n in message.receivers)
-        text = f"{head} {got}/{expected} receivers"
-        slowest = message.slowest
-        if slowest is not None:
-            text += f", slowest {ms(slowest)}"
-        if message.outcome is Outcome.PUBLISHING and got < expected:
-            text += " (publishing…)"
-        if names:
-            missing = [
-                f"R{n} {f.value}"
-                for n, f in self.fates(message, current)
-                if f not in (Fate.GOT, Fate.NOT_BOUND, Fate.PENDING)
-                or (f is Fate.PENDING and message.outcome is not Outcome.PUBLISHING)
-            ]
-            if missing:
-                text += " · " + ", ".join(missing)
-        return text
-
-    def burst_summary(self, burst: TrackedBurst) -> str:
-        last = burst.first + burst.count - 1
-        routed = burst.sent - burst.unroutable
-        text = f"burst #{burst.first}..#{last}: {burst.sent:,}/{burst.count:,} sent"
-        if not burst.done:
-            text += " (publishing…)"
-        elif burst.error:
-            text += f", stopped: {burst.error}"
-        elif burst.cancelled and burst.sent < burst.count:
-            text += ", cancelled"
-        if burst.unroutable:
-            text += f", {burst.unroutable:,} unroutable"
-        parts = []
-        for number in sorted(burst.receivers):
-            part = f"R{number} {burst.got.get(number, 0):,}/{routed:,}"
-            slowest = burst.slowest.get(number)
-            if slowest is not None:
-                part += f" (slowest {ms(slowest)})"
-            parts.append(part)
-        if parts:
-            text += " · " + ", ".join(parts)
-        return text

@@ -23,8 +23,9 @@ import pika
 import pika.exceptions as pex
 
 from ..model.delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER
-from ..model.outcomes import Outcome, describe_outcome
+from ..model.outcomes import Outcome
 from ..model.states import StateChange, WorkerState
+from ..present.outcomes import describe_outcome
 from .broker import BrokerSettings, mask_url, vhost_of
 from .errors import describe_error
 from .topology import declare_exchange

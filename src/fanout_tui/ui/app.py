@@ -33,7 +33,7 @@ from .export import export_in_background
 from .labels import Labels
 from .screens.bindings import BindingsScreen
 from .screens.detail import MessageDetailScreen
-from .screens.forms import BurstRequest, BurstScreen, PropertiesScreen, describe_properties
+from .screens.forms import BurstRequest, BurstScreen, PropertiesScreen, summarize_publish_properties
 from .screens.help import HelpScreen
 from .widgets.burst_bar import BurstBar
 from .widgets.delivery_log import DeliveryLog
@@ -230,7 +230,9 @@ class FanoutApp(App[None]):
         def chosen(props: MessageProperties | None) -> None:
             if props is not None:
                 self.dashboard.set_properties(props)
-                self.query_one(ResultLine).show(f"next publishes: {describe_properties(props)}", "")
+                self.query_one(ResultLine).show(
+                    f"next publishes: {summarize_publish_properties(props)}", ""
+                )
 
         self.push_screen(PropertiesScreen(self.dashboard.publisher.properties), chosen)
 

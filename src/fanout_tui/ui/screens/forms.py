@@ -110,7 +110,7 @@ def parse_content_type(text: str) -> str | None:
     return text or None
 
 
-def describe_properties(props: MessageProperties) -> str:
+def summarize_publish_properties(props: MessageProperties) -> str:
     mode = "persistent" if props.delivery_mode == 2 else "transient"
     text = f"{props.content_type or 'no content type'}, {mode}"
     if props.headers:

@@ -10,20 +10,18 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ...model.outcomes import Outcome
 from ...model.tracking import (
     DeliveryTracker,
     Fate,
     ReceiverView,
     TrackedBurst,
     TrackedMessage,
-    ms,
-    severity,
+    fates_of,
 )
+from ...present.outcomes import REACHED_NONE, ms, severity, summarize, summarize_burst
 from ...present.text import sanitize
 
 SHOWN = 300  # most recent messages listed
-_REACHED_NONE = (Outcome.UNROUTABLE, Outcome.NACKED, Outcome.FAILED)  # no receivers to list
 
 
 def _kind(record: TrackedMessage | TrackedBurst) -> str:
@@ -95,7 +93,7 @@ class DeliveryLog(ScrollView, can_focus=True):
         for message in tracker.recent(SHOWN):
             entries.append((message.seq, self._message_lines(tracker, message, current, exchange)))
         for burst in tracker.bursts:
-            entries.append((burst.first, [(tracker.burst_summary(burst), _kind(burst))]))
+            entries.append((burst.first, [(summarize_burst(burst), _kind(burst))]))
         entries.sort(key=lambda entry: entry[0])
         for _seq, entry in entries:
             lines.extend(entry)
@@ -115,11 +113,11 @@ class DeliveryLog(ScrollView, can_focus=True):
         current: Mapping[int, ReceiverView],
         exchange: str,
     ) -> list[tuple[str, str]]:
-        out = [(tracker.summary(message, current, exchange, names=False), _kind(message))]
-        if message.outcome in _REACHED_NONE:
+        out = [(summarize(message, current, exchange, names=False), _kind(message))]
+        if message.outcome in REACHED_NONE:
             return out
         parts = []
-        for number, fate in tracker.fates(message, current):
+        for number, fate in fates_of(message, current):
             if fate is Fate.GOT:
                 parts.append(f"R{number} {ms(message.got[number])}")
             else:

@@ -29,8 +29,8 @@ from ...control.dashboard import Receiver
 from ...model.delivery import Delivery
 from ...model.mailbox import Mailbox
 from ...model.states import StateChange, WorkerState
-from ...model.tracking import ms
 from ...present.fit import middle_ellipsis
+from ...present.outcomes import ms
 from ...present.text import sanitize, seq_label
 from ...transport.broker import node_of
 from ..actions import PANE_ACTIONS, bindings
