@@ -17,7 +17,7 @@ from .model.export import delivery_json
 from .model.mailbox import Mailbox
 from .model.outcomes import Outcome
 from .model.states import WorkerState
-from .present.outcomes import outcome_cause
+from .present.outcomes import describe_outcome, outcome_cause
 from .present.text import delivery_line
 from .settings import MAX_RECEIVERS, ConfigError, Settings, load_settings
 from .transport.broker import BrokerSettings, BrokerUrlError
@@ -28,6 +28,10 @@ EXIT_BROKER = 1
 EXIT_USAGE = 2
 EXIT_UNROUTABLE = 3
 EXIT_NACKED = 4
+EXIT_UNCONFIRMED = 5  # written, no confirm: held by a blocked broker, or unknown
+# How long `publish` waits for the confirm. A message still unconfirmed then was
+# written, so it is reported held or unknown (exit 5), never "not sent".
+CONFIRM_WAIT = 10.0
 EXIT_INTERRUPTED = 130
 
 TUTORIAL_MESSAGE = "info: Hello World!"
@@ -183,7 +187,10 @@ def _publish(broker: BrokerSettings, args: argparse.Namespace) -> int:
     try:
         publisher.connect()
         result = publisher.publish(
-            1, text.encode("utf-8"), MessageProperties(content_type=args.content_type)
+            1,
+            text.encode("utf-8"),
+            MessageProperties(content_type=args.content_type),
+            timeout=CONFIRM_WAIT,
         )
     except Exception as exc:
         return _fail(publisher.describe(exc), EXIT_BROKER)
@@ -196,6 +203,8 @@ def _publish(broker: BrokerSettings, args: argparse.Namespace) -> int:
     cause = outcome_cause(status, broker.exchange, result.reason)
     if status is Outcome.FAILED:
         return _fail(cause, EXIT_BROKER)
+    if status in (Outcome.HELD, Outcome.UNKNOWN):
+        return _fail(describe_outcome(status, broker.exchange, result.reason), EXIT_UNCONFIRMED)
     code = EXIT_UNROUTABLE if status is Outcome.UNROUTABLE else EXIT_NACKED
     return _fail(f"{status.value}: {cause}", code)
 

@@ -20,7 +20,7 @@ from ..present.outcomes import severity, summarize, summarize_burst
 from ..present.text import sanitize
 from ..settings import MAX_RECEIVERS, Settings
 from ..transport.burst import BurstWorker
-from ..transport.publisher import MessageProperties, PublisherWorker, PublishResult
+from ..transport.publisher import MessageProperties, PublisherWorker
 from ..transport.receiver import ReceiverWorker
 from ..transport.worker import Worker
 
@@ -209,11 +209,20 @@ class Dashboard:
         """Record the publish outcomes that arrived; the texts of those not sent."""
         not_sent = []
         for result in self.publisher.drain_results():
-            text = self._pending.pop(result.seq, None)
             self.tracker.confirmed(result.seq, result.status, result.reason)
-            if _failed(result) and text is not None:
+            if result.status is Outcome.HELD:
+                continue  # interim: its final outcome follows
+            text = self._pending.pop(result.seq, None)
+            # Only what never reached the broker: a message that may have (unknown)
+            # is not offered again, as sending it twice may deliver it twice.
+            if result.status is Outcome.FAILED and text is not None:
                 not_sent.append(text)
         return not_sent
+
+    @property
+    def blocked(self) -> str:
+        """Why the broker blocks publishers ("" when it does not), for the header."""
+        return self.publisher.blocked
 
     def set_properties(self, properties: MessageProperties) -> None:
         self.publisher.properties = properties
@@ -280,10 +289,6 @@ class Dashboard:
         for worker in workers:
             if worker.is_alive():
                 worker.join(max(0.0, deadline - time.monotonic()))
-
-
-def _failed(result: PublishResult) -> bool:
-    return result.status not in (Outcome.ROUTED, Outcome.UNROUTABLE)
 
 
 def quote(text: str | bytes) -> str:

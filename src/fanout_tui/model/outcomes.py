@@ -15,4 +15,9 @@ class Outcome(enum.Enum):
     ROUTED = "routed"
     UNROUTABLE = "unroutable"
     NACKED = "nacked"
-    FAILED = "failed"
+    FAILED = "failed"  # not sent: never written to the broker, or refused by it
+    # Written, and the broker blocks the connection (a resource alarm): not yet
+    # routed, and routed once the alarm clears. Interim, like PUBLISHING.
+    HELD = "held"
+    # Written, and the connection failed before the confirm: it may have been routed.
+    UNKNOWN = "unknown"

@@ -16,6 +16,8 @@ from ..model.tracking import Fate, ReceiverView, TrackedBurst, TrackedMessage, f
 
 # Outcomes after which no receiver has a copy to list.
 REACHED_NONE = (Outcome.UNROUTABLE, Outcome.NACKED, Outcome.FAILED)
+# Outcomes that may yet have reached queues: said in words until a copy is seen.
+UNCONFIRMED = (Outcome.HELD, Outcome.UNKNOWN)
 
 
 def outcome_cause(outcome: Outcome, exchange: str, reason: str = "") -> str:
@@ -27,6 +29,10 @@ def outcome_cause(outcome: Outcome, exchange: str, reason: str = "") -> str:
         return "the broker refused the message"
     if outcome is Outcome.FAILED:
         return reason
+    if outcome is Outcome.HELD:
+        return f"held by the broker ({reason or 'a resource alarm'})"
+    if outcome is Outcome.UNKNOWN:
+        return f"no confirm came back: {reason}" if reason else "no confirm came back"
     return ""
 
 
@@ -34,14 +40,19 @@ def describe_outcome(outcome: Outcome, exchange: str, reason: str = "") -> str:
     """The one line shown to a person: ``routed to exchange 'logs'``, ``unroutable —
     no queue is bound to exchange 'logs'; the message was dropped``, ``not sent: …``."""
     cause = outcome_cause(outcome, exchange, reason)
+    note = f" ({reason})" if reason else ""  # e.g. the exchange was declared again
     if outcome is Outcome.ROUTED:
-        return f"routed to exchange {exchange!r}"
+        return f"routed to exchange {exchange!r}{note}"
     if outcome is Outcome.UNROUTABLE:
-        return f"unroutable — {cause}; the message was dropped"
+        return f"unroutable — {cause}; the message was dropped{note}"
     if outcome is Outcome.NACKED:
         return f"nacked — {cause}"
     if outcome is Outcome.FAILED:
         return f"not sent: {cause}"
+    if outcome is Outcome.HELD:
+        return f"{cause}: written, not yet routed; it goes out when the alarm clears"
+    if outcome is Outcome.UNKNOWN:
+        return f"unknown — {cause}; it may have been routed (sending it again may duplicate it)"
     return "publishing…"
 
 
@@ -68,11 +79,11 @@ def severity(record: TrackedMessage | TrackedBurst) -> str:
     outcome = record.outcome
     if outcome in (Outcome.FAILED, Outcome.NACKED):
         return "error"
-    if outcome is Outcome.UNROUTABLE:
+    got = sum(1 for n in record.got if n in record.receivers)
+    if outcome is Outcome.UNROUTABLE or (outcome in UNCONFIRMED and not got):
         return "warning"
     if outcome is Outcome.PUBLISHING:
         return ""
-    got = sum(1 for n in record.got if n in record.receivers)
     return "warning" if got < len(record.receivers) else "ok"
 
 
@@ -84,16 +95,20 @@ def summarize(
 ) -> str:
     """``#12 "hello" → 3/4 receivers, slowest 3.1 ms · R2 paused, waiting in its queue``."""
     head = f"#{message.seq} {message.preview} →"
-    if message.outcome in REACHED_NONE:
-        return f"{head} {describe_outcome(message.outcome, exchange, message.reason)}"
     expected = len(message.receivers)
     got = sum(1 for n in message.got if n in message.receivers)
+    if message.outcome in REACHED_NONE or (message.outcome in UNCONFIRMED and not got):
+        return f"{head} {describe_outcome(message.outcome, exchange, message.reason)}"
     text = f"{head} {got}/{expected} receivers"
     slowest = message.slowest
     if slowest is not None:
         text += f", slowest {ms(slowest)}"
     if message.outcome is Outcome.PUBLISHING and got < expected:
         text += " (publishing…)"
+    elif message.outcome in UNCONFIRMED:
+        text += " (no confirm from the broker)"
+    elif message.reason:
+        text += f" ({message.reason})"
     if names:
         missing = [
             f"R{n} {f.value}"

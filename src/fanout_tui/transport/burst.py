@@ -45,7 +45,8 @@ class BurstWorker(Worker):
             raise ValueError(f"a burst is 1 to {MAX_BURST:,} messages, not {count:,}")
         if rate is not None and rate <= 0:
             raise ValueError("the rate must be more than 0 messages per second")
-        self.publisher = Publisher(broker, origin)
+        # A burst waits for its batches in settle_batch, so a block must time out.
+        self.publisher = Publisher(broker, origin, hold_when_blocked=False)
         self.first_seq = first_seq
         self.count = count
         self.text = text

@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +26,7 @@ from ..model.delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER
 from ..model.outcomes import Outcome
 from ..model.states import StateChange, WorkerState
 from ..present.outcomes import describe_outcome
+from ..present.text import sanitize
 from .broker import BrokerSettings, mask_url, vhost_of
 from .errors import describe_error
 from .topology import declare_exchange
@@ -41,10 +42,20 @@ class MessageProperties:
     headers: Mapping[str, Any] = field(default_factory=dict)
 
 
+# The reason of a publish refused because the broker blocks the connection.
+BLOCKED_PREFIX = "the broker is blocking publishers"
+# The note of a message published again after its exchange was found deleted (404).
+EXCHANGE_REDECLARED = (
+    "the exchange was missing (deleted?) and was declared again; "
+    "the message went to whatever is bound now"
+)
+
+
 @dataclass(frozen=True)
 class PublishResult:
     seq: int
-    status: Outcome  # never PUBLISHING: a result is the broker's answer
+    # Never PUBLISHING. HELD is interim: the final outcome of that seq follows.
+    status: Outcome
     body: bytes
     exchange: str
     reason: str = ""
@@ -60,28 +71,72 @@ class PublishResult:
         return f"#{self.seq} {describe_outcome(self.status, self.exchange, self.reason)}"
 
 
-class Publisher:
-    """One connection and a confirming channel, used from a single thread."""
+@dataclass(slots=True)
+class _InFlight:
+    seq: int
+    body: bytes
+    properties: Any
+    sent_at: float
+    note: str = ""  # EXCHANGE_REDECLARED once published again
 
-    def __init__(self, broker: BrokerSettings, origin: str | None = None) -> None:
+
+class Publisher:
+    """One connection and a confirming channel, used from a single thread.
+
+    A publish never waits on the connection: :meth:`send` writes the message
+    and returns, and :meth:`pump` reads the broker's answers (confirms, returns,
+    a blocked or unblocked connection) and hands back the outcomes that arrived.
+    During a broker resource alarm the broker stops reading from publishing
+    connections; a thread waiting for a confirm then could not stop, take the
+    next request or say what is happening, so nothing here waits for one.
+    """
+
+    def __init__(
+        self, broker: BrokerSettings, origin: str | None = None, *, hold_when_blocked: bool = True
+    ) -> None:
         self.broker = broker
         self.origin = origin or uuid.uuid4().hex[:12]
         self.url = ""  # masked URL of the node in use
+        # Why the broker blocks this connection (sanitized), "" while it does not.
+        self.blocked = ""
+        # Confirms are awaited with no time limit only by callers that never wait
+        # on the connection (send/pump); a burst waits in settle_batch, so its
+        # connection keeps pika's blocked-connection timeout.
+        self._hold_when_blocked = hold_when_blocked
         self._connection: Any = None
         self._channel: Any = None
         self._batch_channel: Any = None  # no confirms; see send_unconfirmed()
         self._returned = 0
+        self._tags = itertools.count(1)
+        self._in_flight: OrderedDict[int, _InFlight] = OrderedDict()  # delivery tag -> message
+        self._returned_seqs: set[int] = set()
+        self._done: list[PublishResult] = []
+        self._channel_closed: BaseException | None = None
 
     @property
     def connected(self) -> bool:
         return self._connection is not None and self._connection.is_open
+
+    @property
+    def in_flight(self) -> int:
+        """Messages written whose confirm has not arrived."""
+        return len(self._in_flight)
 
     def connect(self, url: str | None = None) -> None:
         """Connect to ``url``, by default the broker's first."""
         url = url or self.broker.urls[0]
         self.url = mask_url(url)
         self._vhost = vhost_of(url)
-        connection = pika.BlockingConnection(self.broker.parameters(url, "fanout-tui publisher"))
+        self.blocked = ""
+        params = self.broker.parameters(url, "fanout-tui publisher")
+        if self._hold_when_blocked:
+            # Nothing waits on this connection, so a block need not be cut short:
+            # the held message's confirm arrives on it once the alarm clears.
+            params.blocked_connection_timeout = None
+        connection = pika.BlockingConnection(params)
+        # pika's hints name the frame's method as the argument; it passes (connection, frame).
+        connection.add_on_connection_blocked_callback(self._on_blocked)  # type: ignore[arg-type]
+        connection.add_on_connection_unblocked_callback(self._on_unblocked)  # type: ignore[arg-type]
         try:
             self._channel = self._open_channel(connection)
         except BaseException:
@@ -91,48 +146,187 @@ class Publisher:
 
     def _open_channel(self, connection: Any) -> Any:
         channel = declare_exchange(connection, self.broker.exchange)
-        channel.confirm_delivery()
+        # The channel's own pika object (pika 1.x, BlockingChannel._impl): its
+        # confirms arrive as callbacks while pump() reads, where BlockingChannel's
+        # confirm mode would wait inside every publish.
+        impl = channel._impl
+        impl.confirm_delivery(self._on_confirm)
+        impl.add_on_return_callback(self._on_returned)
+        impl.add_on_close_callback(self._on_channel_closed)
+        self._tags = itertools.count(1)  # delivery tags count per channel
+        self._channel_closed = None
         return channel
 
     def describe(self, exc: BaseException) -> str:
         return describe_error(exc, self.url, getattr(self, "_vhost", "/"))
 
-    def publish(self, seq: int, body: bytes, props: MessageProperties) -> PublishResult:
-        """Publish and wait for the confirm.
-
-        Channel-level refusals become a result; connection failures raise, so
-        the caller can reconnect.
-        """
+    # Publishing ----------------------------------------------------------------
+    def send(self, seq: int, body: bytes, props: MessageProperties) -> PublishResult | None:
+        """Write one message; its outcome comes from pump(). A result now only for
+        a message that was not written (``not sent``): unencodable properties, or
+        a connection the broker blocks, where it would only wait unread."""
         exchange = self.broker.exchange
         sent_at = time.time()
         properties = self._properties(seq, sent_at, props)
         problem = unencodable(properties)
+        if not problem and self.blocked:
+            problem = f"{BLOCKED_PREFIX}: {self.blocked}; the message was not written"
         if problem:
             return PublishResult(seq, Outcome.FAILED, body, exchange, problem, sent_at, time.time())
-        status, reason = Outcome.ROUTED, ""
-        for retry in (True, False):
-            reason = ""
-            try:
-                self._channel.basic_publish(
-                    exchange=exchange,
-                    routing_key="",
-                    body=body,
-                    properties=properties,
-                    mandatory=True,
-                )
-                status = Outcome.ROUTED
-            except pex.UnroutableError:
-                status = Outcome.UNROUTABLE
-            except pex.NackError:
-                status = Outcome.NACKED
-            except pex.ChannelClosedByBroker as exc:
-                # e.g. 404 when someone deleted the exchange: redeclare it once.
-                status, reason = Outcome.FAILED, self.describe(exc)
-                self._channel = self._open_channel(self._connection)
-                if retry and exc.reply_code == 404:
+        self._write(_InFlight(seq, body, properties, sent_at))
+        return None
+
+    def _write(self, message: _InFlight) -> None:
+        self._channel._impl.basic_publish(
+            exchange=self.broker.exchange,
+            routing_key="",
+            body=message.body,
+            properties=message.properties,
+            mandatory=True,
+        )
+        self._in_flight[next(self._tags)] = message
+
+    def pump(self, time_limit: float = 0) -> list[PublishResult]:
+        """Read what the broker sent for up to ``time_limit`` seconds; the outcomes
+        that arrived, in order. Held results (the broker blocked the connection
+        after the message was written) come before the message's final one.
+        Connection failures raise; then abandon() says what became of the rest."""
+        if self._connection is None:
+            return []
+        self._connection.process_data_events(time_limit=time_limit)
+        if self._channel_closed is not None:
+            self._after_channel_closed(self._channel_closed)
+        done, self._done = self._done, []
+        return done
+
+    def abandon(self, reason: str) -> list[PublishResult]:
+        """The connection failed: every message written without a confirm may or
+        may not have reached a queue, so each is ``unknown``, never ``not sent``."""
+        now, exchange = time.time(), self.broker.exchange
+        out = [*self._done]
+        out += [
+            PublishResult(m.seq, Outcome.UNKNOWN, m.body, exchange, reason, m.sent_at, now)
+            for m in self._in_flight.values()
+        ]
+        self._in_flight.clear()
+        self._done = []
+        return out
+
+    def publish(
+        self, seq: int, body: bytes, props: MessageProperties, timeout: float = 10.0
+    ) -> PublishResult:
+        """Publish and wait up to ``timeout`` for the confirm (``fanout-tui publish``).
+
+        A message with no confirm by then is ``held`` while the broker blocks the
+        connection and ``unknown`` otherwise: it was written, so it may yet be
+        routed. Connection failures raise.
+        """
+        result = self.send(seq, body, props)
+        if result is not None:
+            return result
+        deadline = time.monotonic() + timeout
+        held: PublishResult | None = None
+        while True:
+            for result in self.pump(min(0.05, max(0.0, deadline - time.monotonic()))):
+                if result.seq != seq:
                     continue
-            break
-        return PublishResult(seq, status, body, exchange, reason, sent_at, time.time())
+                if result.status is not Outcome.HELD:
+                    return result
+                held = result
+            if time.monotonic() >= deadline:
+                break
+        self._in_flight.clear()
+        if held is not None:
+            return held
+        now = time.time()
+        why = f"no confirm from the broker within {timeout:g} s"
+        return PublishResult(seq, Outcome.UNKNOWN, body, self.broker.exchange, why, now, now)
+
+    # pika callbacks (in this thread, while pump() reads) ----------------------------
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        tag = method.delivery_tag
+        status = Outcome.NACKED if isinstance(method, pika.spec.Basic.Nack) else Outcome.ROUTED
+        tags = [t for t in self._in_flight if t <= tag] if method.multiple else [tag]
+        now = time.time()
+        for t in tags:
+            message = self._in_flight.pop(t, None)
+            if message is None:
+                continue
+            outcome = status
+            if status is Outcome.ROUTED and message.seq in self._returned_seqs:
+                outcome = Outcome.UNROUTABLE  # a return comes before its message's ack
+            self._returned_seqs.discard(message.seq)
+            self._done.append(
+                PublishResult(
+                    message.seq,
+                    outcome,
+                    message.body,
+                    self.broker.exchange,
+                    message.note,
+                    message.sent_at,
+                    now,
+                )
+            )
+
+    def _on_returned(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
+        seq = (properties.headers or {}).get(SEQ_HEADER)
+        if isinstance(seq, int):
+            self._returned_seqs.add(seq)
+
+    def _on_channel_closed(self, _channel: Any, reason: BaseException) -> None:
+        self._channel_closed = reason
+
+    def _after_channel_closed(self, exc: BaseException) -> None:
+        """The broker closed the channel: what it had not confirmed was not routed.
+
+        A 404 means someone deleted the exchange: it is declared again and those
+        messages are published once more, with a note that says so.
+        """
+        self._channel_closed = None
+        waiting = list(self._in_flight.values())
+        self._in_flight.clear()
+        self._returned_seqs.clear()
+        reason = self.describe(exc)
+        self._channel = self._open_channel(self._connection)
+        missing = getattr(exc, "reply_code", 0) == 404
+        now = time.time()
+        for message in waiting:
+            if missing and not message.note:
+                message.note = EXCHANGE_REDECLARED
+                self._write(message)
+            else:
+                self._done.append(
+                    PublishResult(
+                        message.seq,
+                        Outcome.FAILED,
+                        message.body,
+                        self.broker.exchange,
+                        reason,
+                        message.sent_at,
+                        now,
+                    )
+                )
+
+    def _on_blocked(self, _connection: Any, frame: Any) -> None:
+        reason = sanitize(getattr(frame.method, "reason", "") or "", 120)
+        self.blocked = reason or "a resource alarm"
+        now = time.time()
+        for message in self._in_flight.values():
+            self._done.append(
+                PublishResult(
+                    message.seq,
+                    Outcome.HELD,
+                    message.body,
+                    self.broker.exchange,
+                    self.blocked,
+                    message.sent_at,
+                    now,
+                )
+            )
+
+    def _on_unblocked(self, _connection: Any, _frame: Any) -> None:
+        self.blocked = ""
 
     def _properties(self, seq: int, sent_at: float, props: MessageProperties) -> Any:
         headers = dict(props.headers)
@@ -199,8 +393,20 @@ class Publisher:
     def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         self._batch_channel = None
-        if connection is not None:
-            _close_quietly(connection)
+        self._in_flight.clear()
+        self._returned_seqs.clear()
+        self._done = []
+        if connection is None:
+            return
+        if self.blocked:
+            # A blocked connection is not read by the broker, so a polite close
+            # would wait for a Close-Ok that never comes: drop the socket instead
+            # (pika 1.x Connection._terminate_stream, what its own blocked timeout does).
+            with contextlib.suppress(Exception):
+                connection._impl._terminate_stream(pex.ConnectionClosedByClient(200, "closed"))
+            self.blocked = ""
+            return
+        _close_quietly(connection)
 
 
 def unencodable(properties: Any) -> str:
@@ -225,6 +431,8 @@ def _close_quietly(connection: Any) -> None:
 
 _STOP = object()
 _IDLE_POLL = 0.2  # seconds between heartbeat polls while idle
+_CONFIRM_POLL = 0.005  # between reads while a confirm is due: it normally takes ~1 ms
+_BLOCKED_POLL = 0.05  # between reads while the broker blocks the connection
 
 
 @dataclass(frozen=True)
@@ -238,9 +446,11 @@ class PublisherWorker(Worker):
     """Publishes requests in order from its own thread and connection.
 
     ``publish`` returns the sequence number at once; the outcome arrives later
-    in ``drain_results``. While the broker is unreachable, requests fail at
-    once with ``not sent: <reason>`` rather than waiting, so the UI can keep
-    what the user typed.
+    in ``drain_results``. While the broker is unreachable, or blocks the
+    connection (a resource alarm), requests fail at once with ``not sent:
+    <reason>`` rather than waiting, so the UI can keep what the user typed. A
+    message already written when a block came is reported ``held`` at once, and
+    its final outcome when the confirm arrives.
     """
 
     def __init__(
@@ -260,6 +470,8 @@ class PublisherWorker(Worker):
         self._results: deque[PublishResult] = deque(maxlen=max_results)
         self._seq = itertools.count(1)
         self._seq_lock = threading.Lock()
+        # Why the broker blocks publishers ("" when it does not); the UI reads it.
+        self.blocked = ""
 
     @property
     def origin(self) -> str:
@@ -296,50 +508,68 @@ class PublisherWorker(Worker):
         retry = Reconnect(self.publisher.broker.urls)
         next_attempt = 0.0
         reason = ""
+        publisher = self.publisher
         try:
             while not self.stopping:
-                if not self.publisher.connected and time.monotonic() >= next_attempt:
+                if not publisher.connected and time.monotonic() >= next_attempt:
                     self._set_state(retry.state, reason, retry.attempt)
                     try:
-                        self.publisher.connect(retry.url)
+                        publisher.connect(retry.url)
                         retry.succeeded()
                         reason = ""
                         self._set_state(WorkerState.READY)
                     except Exception as exc:
-                        self.publisher.close()
-                        reason = self.publisher.describe(exc)
+                        publisher.close()
+                        reason = publisher.describe(exc)
                         # Not a sleep: requests meanwhile fail at once (see the class).
                         delay = retry.failed()
                         next_attempt = time.monotonic() + delay
                         self._set_state(
                             WorkerState.RECONNECTING, retrying(reason, delay), retry.attempt
                         )
+                # With confirms to come, look at the connection often; while it is
+                # blocked they come only when the alarm clears, so less often.
+                wait = _IDLE_POLL
+                if publisher.in_flight:
+                    wait = _BLOCKED_POLL if publisher.blocked else _CONFIRM_POLL
                 try:
-                    request = self._requests.get(timeout=_IDLE_POLL)
+                    request = self._requests.get(timeout=wait)
                 except queue.Empty:
                     request = None
                 if request is _STOP:
                     break
                 try:
-                    if request is None:
-                        self.publisher.poll()
-                    elif not self.publisher.connected:
+                    if request is not None and not publisher.connected:
                         self._fail(request, reason or "not connected to the broker")
-                    else:
-                        self._emit(
-                            self.publisher.publish(request.seq, request.body, request.properties)
-                        )
+                    elif request is not None:
+                        refused = publisher.send(request.seq, request.body, request.properties)
+                        if refused is not None:
+                            self._emit(refused)
+                    for result in publisher.pump():
+                        self._emit(result)
+                    self._sync_blocked()
                 except Exception as exc:
                     # The connection died under us: report, then reconnect at once.
-                    reason = self.publisher.describe(exc)
-                    self.publisher.close()
+                    reason = publisher.describe(exc)
+                    abandoned = publisher.abandon(reason)
+                    for result in abandoned:
+                        self._emit(result)
+                    publisher.close()
+                    self._sync_blocked()
                     next_attempt = 0.0
                     retry.lost()
-                    if request is not None:
+                    # A request the connection failed before writing was not sent.
+                    if request is not None and all(r.seq != request.seq for r in abandoned):
                         self._fail(request, reason)
         finally:
-            self.publisher.close()
+            publisher.close()
+            self.blocked = ""
             self._set_state(WorkerState.STOPPED)
+
+    def _sync_blocked(self) -> None:
+        if self.blocked != self.publisher.blocked:
+            self.blocked = self.publisher.blocked
+            self.ready.set()
 
     def _fail(self, request: _Request, reason: str) -> None:
         now = time.time()

@@ -67,6 +67,7 @@ class FanoutApp(App[None]):
         self._shutting_down = False
         self._tracking_drawn = (-1, 0.0)  # tracker version and time last drawn
         self._views_changed = False  # a receiver changed state since then
+        self._blocked_shown = ""  # the publisher's block, as the header last showed it
 
     def compose(self) -> ComposeResult:
         yield StatusLine(self.dashboard, self.labels)
@@ -152,6 +153,8 @@ class FanoutApp(App[None]):
         with contextlib.suppress(NoMatches):  # the screen may be going away
             if states_changed:  # "n consuming" at once, not at the next second's tick
                 self._views_changed = True
+            if states_changed or self.dashboard.blocked != self._blocked_shown:
+                self._blocked_shown = self.dashboard.blocked  # a block shows at once
                 self._status()
             box = self.query_one(PublishInput)
             for text in self.dashboard.take_results():

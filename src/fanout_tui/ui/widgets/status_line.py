@@ -66,7 +66,9 @@ class StatusLine(Horizontal):
     def update_from_dashboard(self) -> None:
         dashboard = self.dashboard
         state = dashboard.publisher.state
-        if state.state is WorkerState.READY:
+        if dashboard.blocked:
+            link = f"⚠ broker is blocking publishers: {dashboard.blocked}"
+        elif state.state is WorkerState.READY:
             link = "● connected"
         elif state.state is WorkerState.RECONNECTING and state.detail:
             link = f"✗ {state.detail}"
@@ -89,7 +91,7 @@ class StatusLine(Horizontal):
         # Its size is fixed, so no layout: one of the whole screen refreshed
         # every pane's scrollbar (measured under a burst).
         status.update(Content(text), layout=False)
-        status.set_class(state.state is not WorkerState.READY, "-down")
+        status.set_class(state.state is not WorkerState.READY or bool(dashboard.blocked), "-down")
 
 
 def fit_status(broker: str, exchange: str, link: str, counts: Counts, width: int) -> str:
