@@ -113,6 +113,8 @@ class Dashboard:
         self._pending: dict[int, str] = {}  # seq -> text, until its result arrives
         self._views: dict[int, ReceiverView] | None = None  # see receiver_views()
         self._last_note: tuple[str, float] = ("", 0.0)
+        self.notes: list[str] = []  # for every pane, from the publisher (take_notes)
+        self._redeclared_seen = 0
         self.burst: BurstWorker | None = None
         self._burst_record: TrackedBurst | None = None
         # What the result line follows: the last message typed, or the last burst.
@@ -208,6 +210,10 @@ class Dashboard:
     def take_results(self) -> list[str]:
         """Record the publish outcomes that arrived; the texts of those not sent."""
         not_sent = []
+        redeclared = self.publisher.redeclared
+        if redeclared != self._redeclared_seen:
+            self._redeclared_seen = redeclared
+            self._exchange_redeclared()
         for result in self.publisher.drain_results():
             self.tracker.confirmed(result.seq, result.status, result.reason)
             if result.status is Outcome.HELD:
@@ -218,6 +224,29 @@ class Dashboard:
             if result.status is Outcome.FAILED and text is not None:
                 not_sent.append(text)
         return not_sent
+
+    def _exchange_redeclared(self) -> None:
+        """The publisher found the exchange deleted and declared it again: every
+        pane is told, as a receiver's own check would, and every receiver binds
+        again at once (its check alone would find the exchange there, unbound)."""
+        note = (
+            f"⚠ exchange {self.broker.exchange!r} was deleted; the publisher declared it "
+            "again and the receivers re-bind (messages published meanwhile reached no queue)"
+        )
+        if self._announce(note, time.time()):
+            self.notes.append(note)
+        for receiver in self.receivers:
+            receiver.worker.check_topology_soon()
+
+    def take_notes(self) -> list[str]:
+        """Notes for every pane that came from the publisher, since the last call."""
+        notes, self.notes = self.notes, []
+        return notes
+
+    @property
+    def exchange_problem(self) -> str:
+        """Why the exchange is no fanout ("" while it is), for the header."""
+        return self.publisher.exchange_problem
 
     @property
     def blocked(self) -> str:

@@ -24,7 +24,8 @@ def outcome_cause(outcome: Outcome, exchange: str, reason: str = "") -> str:
     """Why a message reached no queue, in a few words ("" when it did or may yet);
     ``reason`` is why it failed, for :attr:`Outcome.FAILED`."""
     if outcome is Outcome.UNROUTABLE:
-        return f"no queue is bound to exchange {exchange!r}"
+        # The publisher's reason when it knows better (a replaced exchange).
+        return reason or f"no queue is bound to exchange {exchange!r}"
     if outcome is Outcome.NACKED:
         return "the broker refused the message"
     if outcome is Outcome.FAILED:
@@ -44,7 +45,7 @@ def describe_outcome(outcome: Outcome, exchange: str, reason: str = "") -> str:
     if outcome is Outcome.ROUTED:
         return f"routed to exchange {exchange!r}{note}"
     if outcome is Outcome.UNROUTABLE:
-        return f"unroutable — {cause}; the message was dropped{note}"
+        return f"unroutable — {cause}; the message was dropped"
     if outcome is Outcome.NACKED:
         return f"nacked — {cause}"
     if outcome is Outcome.FAILED:

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pika
@@ -28,7 +28,7 @@ from ..model.states import StateChange, WorkerState
 from ..present.outcomes import describe_outcome
 from ..present.text import sanitize
 from .broker import BrokerSettings, mask_url, vhost_of
-from .errors import describe_error
+from .errors import ExchangeTypeConflict, describe_error
 from .topology import declare_exchange
 from .worker import Reconnect, Worker, retrying
 
@@ -45,10 +45,9 @@ class MessageProperties:
 # The reason of a publish refused because the broker blocks the connection.
 BLOCKED_PREFIX = "the broker is blocking publishers"
 # The note of a message published again after its exchange was found deleted (404).
-EXCHANGE_REDECLARED = (
-    "the exchange was missing (deleted?) and was declared again; "
-    "the message went to whatever is bound now"
-)
+EXCHANGE_REDECLARED = "the exchange was missing (deleted?) and was declared again"
+# ... and of such a message that then reached no queue: the receivers re-bind soon.
+_REDECLARED_UNROUTABLE = f"{EXCHANGE_REDECLARED}; no queue is bound to it yet"
 
 
 @dataclass(frozen=True)
@@ -112,6 +111,10 @@ class Publisher:
         self._returned_seqs: set[int] = set()
         self._done: list[PublishResult] = []
         self._channel_closed: BaseException | None = None
+        # Why the exchange cannot be used as a fanout ("" while it can), found when
+        # a publish comes back unroutable: a replaced exchange routes nothing.
+        self.exchange_problem = ""
+        self.redeclared = 0  # times the exchange was found deleted and declared again
 
     @property
     def connected(self) -> bool:
@@ -197,7 +200,35 @@ class Publisher:
         if self._channel_closed is not None:
             self._after_channel_closed(self._channel_closed)
         done, self._done = self._done, []
+        if any(r.status is Outcome.UNROUTABLE and not r.reason for r in done):
+            self.exchange_problem = self._type_problem()
+            if self.exchange_problem:
+                done = [
+                    replace(r, reason=self.exchange_problem)
+                    if r.status is Outcome.UNROUTABLE and not r.reason
+                    else r
+                    for r in done
+                ]
+        elif any(r.status is Outcome.ROUTED for r in done):
+            self.exchange_problem = ""
         return done
+
+    def _type_problem(self) -> str:
+        """Whether the exchange is still a fanout: "" if so, else why not.
+
+        Unroutable is what a publish to an exchange replaced by another type gets
+        (routing key "" matches nothing there), so "no queue is bound" would not
+        be the truth. One declare, on a channel of its own, answers it.
+        """
+        if self.blocked:
+            return ""  # an RPC would wait unread; the next unroutable one asks
+        try:
+            declare_exchange(self._connection, self.broker.exchange).close()
+        except ExchangeTypeConflict as exc:
+            return str(exc)
+        except pex.ChannelClosedByBroker:
+            return ""  # e.g. no configure permission: nothing more to tell
+        return ""
 
     def abandon(self, reason: str) -> list[PublishResult]:
         """The connection failed: every message written without a confirm may or
@@ -253,9 +284,10 @@ class Publisher:
             message = self._in_flight.pop(t, None)
             if message is None:
                 continue
-            outcome = status
+            outcome, note = status, message.note
             if status is Outcome.ROUTED and message.seq in self._returned_seqs:
                 outcome = Outcome.UNROUTABLE  # a return comes before its message's ack
+                note = _REDECLARED_UNROUTABLE if note else ""
             self._returned_seqs.discard(message.seq)
             self._done.append(
                 PublishResult(
@@ -263,7 +295,7 @@ class Publisher:
                     outcome,
                     message.body,
                     self.broker.exchange,
-                    message.note,
+                    note,
                     message.sent_at,
                     now,
                 )
@@ -294,6 +326,7 @@ class Publisher:
         for message in waiting:
             if missing and not message.note:
                 message.note = EXCHANGE_REDECLARED
+                self.redeclared += 1
                 self._write(message)
             else:
                 self._done.append(
@@ -470,12 +503,19 @@ class PublisherWorker(Worker):
         self._results: deque[PublishResult] = deque(maxlen=max_results)
         self._seq = itertools.count(1)
         self._seq_lock = threading.Lock()
-        # Why the broker blocks publishers ("" when it does not); the UI reads it.
+        # Why the broker blocks publishers, and why the exchange is no fanout
+        # ("" when not); the UI reads them.
         self.blocked = ""
+        self.exchange_problem = ""
 
     @property
     def origin(self) -> str:
         return self.publisher.origin
+
+    @property
+    def redeclared(self) -> int:
+        """Times the publisher found the exchange deleted and declared it again."""
+        return self.publisher.redeclared
 
     # Any thread ----------------------------------------------------------------
     def publish(self, body: bytes, properties: MessageProperties | None = None) -> int:
@@ -567,8 +607,9 @@ class PublisherWorker(Worker):
             self._set_state(WorkerState.STOPPED)
 
     def _sync_blocked(self) -> None:
-        if self.blocked != self.publisher.blocked:
-            self.blocked = self.publisher.blocked
+        publisher = self.publisher
+        if (self.blocked, self.exchange_problem) != (publisher.blocked, publisher.exchange_problem):
+            self.blocked, self.exchange_problem = publisher.blocked, publisher.exchange_problem
             self.ready.set()
 
     def _fail(self, request: _Request, reason: str) -> None:

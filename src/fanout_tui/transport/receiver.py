@@ -102,6 +102,12 @@ class ReceiverWorker(Worker):
             with contextlib.suppress(Exception):
                 connection.add_callback_threadsafe(end_wait)
 
+    def check_topology_soon(self) -> None:
+        """Check the exchange and the binding at the next turn, not in up to 3 s
+        (the publisher found the exchange deleted and declared it again)."""
+        self._check_due = True
+        self.wake()
+
     def set_paused(self, paused: bool) -> None:
         """Pause (cancel the consumer, keep the queue filling) or resume, from any thread.
 
@@ -248,6 +254,9 @@ class ReceiverWorker(Worker):
         probe = connection.channel()
         try:
             probe.exchange_declare(exchange=exchange, passive=True)
+            # Bound again every time (idempotent): an exchange deleted and declared
+            # again by someone else between two checks exists, but without our binding.
+            probe.queue_bind(queue=queue, exchange=exchange)
             probe.close()
             missing = False
         except pex.ChannelClosedByBroker as exc:

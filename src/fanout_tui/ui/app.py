@@ -159,6 +159,8 @@ class FanoutApp(App[None]):
             box = self.query_one(PublishInput)
             for text in self.dashboard.take_results():
                 box.restore(text)
+            for note in self.dashboard.take_notes():
+                self.grid.add_marker(note)
             self._sync_burst()
             tracker, now = self.dashboard.tracker, time.monotonic()
             changed = self._views_changed or tracker.version != self._tracking_drawn[0]

@@ -112,6 +112,11 @@ class ReceiverGrid(Container):
         self._app_context = contextvars.copy_context()
         self.set_interval(DRAIN_INTERVAL, self.drain)
 
+    def add_marker(self, note: str) -> None:
+        """A note for every pane (the publisher's, e.g. the exchange declared again)."""
+        for pane in self._panes:
+            pane.add_marker(note)
+
     @property
     def panes(self) -> list[ReceiverPane]:
         # Kept as a list rather than queried: a DOM query walks every widget and

@@ -66,8 +66,12 @@ class StatusLine(Horizontal):
     def update_from_dashboard(self) -> None:
         dashboard = self.dashboard
         state = dashboard.publisher.state
+        kind = f"({EXCHANGE_TYPE})"
         if dashboard.blocked:
             link = f"⚠ broker is blocking publishers: {dashboard.blocked}"
+        elif dashboard.exchange_problem:
+            # In the state's place, which is cut last when the line is too long.
+            kind, link = "(not a fanout)", f"⚠ {dashboard.exchange_problem}"
         elif state.state is WorkerState.READY:
             link = "● connected"
         elif state.state is WorkerState.RECONNECTING and state.detail:
@@ -83,6 +87,7 @@ class StatusLine(Horizontal):
             sanitize(link, 1000),
             (len(receivers), consuming),
             status.content_size.width or 1000,
+            kind,
         )
         if text == self._text:
             return
@@ -91,10 +96,21 @@ class StatusLine(Horizontal):
         # Its size is fixed, so no layout: one of the whole screen refreshed
         # every pane's scrollbar (measured under a burst).
         status.update(Content(text), layout=False)
-        status.set_class(state.state is not WorkerState.READY or bool(dashboard.blocked), "-down")
+        status.set_class(
+            state.state is not WorkerState.READY
+            or bool(dashboard.blocked or dashboard.exchange_problem),
+            "-down",
+        )
 
 
-def fit_status(broker: str, exchange: str, link: str, counts: Counts, width: int) -> str:
+def fit_status(
+    broker: str,
+    exchange: str,
+    link: str,
+    counts: Counts,
+    width: int,
+    kind: str = f"({EXCHANGE_TYPE})",
+) -> str:
     """The status line in ``width`` cells. The connection state and the counts
     matter most: the broker URL and the exchange's name are cut in the middle
     first, then a long reason for a lost connection is cut at its end, and only
@@ -105,7 +121,7 @@ def fit_status(broker: str, exchange: str, link: str, counts: Counts, width: int
     def line(url: str, name: str, state: str, short: bool) -> str:
         if short:
             return f"{url} · {name} · {state} · {consuming}/{receivers} consuming"
-        return f"{url} · exchange {name} ({EXCHANGE_TYPE}) · {state} · {full}"
+        return f"{url} · exchange {name} {kind} · {state} · {full}"
 
     given = broker, exchange
     for short, least in ((False, MIN_NAME), (True, MIN_NAME // 2)):
