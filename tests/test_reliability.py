@@ -186,7 +186,11 @@ async def test_queue_deleted_by_an_operator_gets_a_new_queue(
             ),
             timeout=15,
         )
-        assert has_line(victim, "cancelled the consumer")
+        assert has_line(victim, "⚠ its queue was deleted (the broker cancelled the consumer)")
+        assert has_line(victim, "its queue was deleted; declared a new one")
+        # One line a person reads: no Python class name, and no disconnect that never was.
+        assert not has_line(victim, "QueueCancelled")
+        assert not has_line(victim, "disconnected")
         assert not queue_exists(pika_connection, old_queue)
         await type_and_publish(pilot, "after the queue went")
         await until(pilot, lambda: all(has_line(p, "after the queue went") for p in app.panes))
@@ -312,7 +316,13 @@ async def test_tracking_counts_what_a_receiver_missed_when_its_queue_went(
             lambda: victim.state.queue not in ("", old_queue) and victim.paused,
             timeout=15,
         )
-        await until(pilot, lambda: has_line(victim, "missed 3 of this app's messages", "(#1..#3)"))
+        await until(
+            pilot,
+            lambda: has_line(
+                victim, "missed 3 of this app's messages with its deleted queue (#1..#3)"
+            ),
+        )
+        assert not has_line(victim, "disconnected")
         assert other.received == 3
         assert "R1 lost: its queue was gone before delivery" in result_text(app)
         app.toggle_pause(victim)

@@ -43,6 +43,9 @@ class Receiver:
         self.state = StateChange(WorkerState.CONNECTING)
         self._was_consuming = False
         self._last_failure = ""
+        # Why it last lost its queue: the queue was deleted (True), or the
+        # connection went (False). The pane's lines say which.
+        self._queue_deleted = False
         # When this receiver's messages were last counted as missed.
         self._missed_counted_at = 0.0
 
@@ -63,21 +66,30 @@ class Receiver:
                 missed = tracker.missed(self.number, event.queue, self._missed_counted_at, event.at)
                 if missed:
                     span = f"#{missed[0]}" if len(missed) == 1 else f"#{missed[0]}..#{missed[-1]}"
-                    lines.append(
-                        f"missed {len(missed):,} of this app's messages while disconnected ({span})"
-                    )
+                    when = "with its deleted queue" if self._queue_deleted else "while disconnected"
+                    lines.append(f"missed {len(missed):,} of this app's messages {when} ({span})")
                 self._missed_counted_at = event.at
             else:
                 self._missed_counted_at = self._missed_counted_at or event.at
         if event.state in _BOUND:
             if self._was_consuming and event.queue != before.queue:
-                lines.append(
-                    f"reconnected — new queue {event.queue}; messages published while "
-                    "disconnected were not delivered here"
-                )
+                if self._queue_deleted:
+                    lines.append(
+                        f"its queue was deleted; declared a new one ({event.queue}) — messages "
+                        "published meanwhile were not delivered here"
+                    )
+                else:
+                    lines.append(
+                        f"reconnected — new queue {event.queue}; messages published while "
+                        "disconnected were not delivered here"
+                    )
             self._was_consuming = True
             self._last_failure = ""
-        elif event.state in (WorkerState.RECONNECTING, WorkerState.FAILED) and event.detail:
+            self._queue_deleted = False
+        if event.state is WorkerState.RECONNECTING:
+            # Until it is bound again; a failure while reconnecting keeps the cause.
+            self._queue_deleted = self._queue_deleted or event.queue_deleted
+        if event.state in (WorkerState.RECONNECTING, WorkerState.FAILED) and event.detail:
             reason = event.detail.split("; retrying in", 1)[0]
             if reason != self._last_failure:
                 self._last_failure = reason

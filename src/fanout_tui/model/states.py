@@ -34,3 +34,6 @@ class StateChange:
     received: int = 0
     # While paused: how many messages wait in the queue (None: not known yet).
     waiting: int | None = None
+    # Reconnecting because the broker cancelled the consumer (its queue was
+    # deleted), not because the connection failed.
+    queue_deleted: bool = False

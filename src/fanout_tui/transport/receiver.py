@@ -52,10 +52,15 @@ def delivery_from(
 
 
 class QueueCancelled(Exception):
-    """The broker cancelled our consumer, usually because the queue was deleted."""
+    """Our queue was deleted: the broker cancelled our consumer, or (paused) the
+    depth check found the queue gone."""
+
+    def __init__(self, how: str = "the broker cancelled the consumer") -> None:
+        super().__init__(how)
+        self.how = how
 
     def __str__(self) -> str:
-        return "the broker cancelled the consumer (was the queue deleted?)"
+        return f"its queue was deleted ({self.how})"
 
 
 class ReceiverWorker(Worker):
@@ -136,7 +141,11 @@ class ReceiverWorker(Worker):
                 except Exception as exc:
                     if self.stopping:
                         break
-                    self.error = describe_error(exc, self.url, vhost_of(url))
+                    queue_deleted = isinstance(exc, QueueCancelled)
+                    if queue_deleted:
+                        self.error = str(exc)  # not a connection failure: no class name
+                    else:
+                        self.error = describe_error(exc, self.url, vhost_of(url))
                     if not self.reconnect:
                         final = WorkerState.FAILED
                         break
@@ -146,6 +155,7 @@ class ReceiverWorker(Worker):
                         WorkerState.RECONNECTING,
                         retrying(self.error, delay),
                         attempt=retry.attempt,
+                        queue_deleted=queue_deleted,
                     )
                     self.sleep(delay)
                 finally:
@@ -231,7 +241,12 @@ class ReceiverWorker(Worker):
         Safe here, unlike while consuming: a paused queue has nothing in flight
         to us, so the reply does not wait behind deliveries.
         """
-        declared = channel.queue_declare(queue=queue, passive=True)
+        try:
+            declared = channel.queue_declare(queue=queue, passive=True)
+        except pex.ChannelClosedByBroker as exc:
+            if exc.reply_code == 404:
+                raise QueueCancelled("found missing while paused") from exc
+            raise
         waiting = declared.method.message_count
         if self.mailbox.state.state is not WorkerState.PAUSED or (
             self.mailbox.state.waiting != waiting
@@ -295,6 +310,7 @@ class ReceiverWorker(Worker):
         attempt: int = 0,
         note: str = "",
         waiting: int | None = None,
+        queue_deleted: bool = False,
     ) -> None:
         self.mailbox.put_event(
             StateChange(
@@ -307,5 +323,6 @@ class ReceiverWorker(Worker):
                 note,
                 self.mailbox.received,
                 waiting,
+                queue_deleted,
             )
         )
