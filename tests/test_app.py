@@ -339,3 +339,27 @@ async def test_scrollback_is_bounded_counts_exact_and_follow_stops_when_scrolled
         assert pane.following
         last_row = pane.view.size.height - 1
         assert "burst 1505" in pane.view.render_line(last_row).text
+
+
+async def test_messages_not_sent_are_kept_in_order_whatever_is_typed(exchange: str) -> None:
+    app = make_app("amqp://guest:guest@127.0.0.1:1/%2F", exchange, receivers=1)
+    async with app.run_test(size=SIZE) as pilot:
+        box = app.query_one(PublishInput)
+        await until(pilot, lambda: app.panes[0].state.state is WorkerState.RECONNECTING)
+        # Two failures before either comes back: the first in the input, the second kept.
+        app.dashboard.publish("one")
+        app.dashboard.publish("two")
+        await until(pilot, lambda: box.kept == ["two"])
+        assert box.value == "one"
+        await until(pilot, lambda: "1 more message not sent, kept" in result_text(app))
+        # A failure while something is typed leaves the typing alone.
+        box.value = "typing"
+        app.dashboard.publish("three")
+        await until(pilot, lambda: box.kept == ["two", "three"])
+        assert box.value == "typing"
+        # Sending brings the next one back, in order; nothing is ever dropped.
+        box.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: box.kept == ["three", "typing"])
+        assert box.value == "two"
+        assert "2 more messages not sent, kept" in result_text(app)

@@ -181,7 +181,12 @@ class FanoutApp(App[None]):
     def _show_result(self) -> None:
         result = self.dashboard.result()
         if result is not None:
-            self.query_one(ResultLine).show(*result)
+            text, severity = result
+            kept = len(self.query_one(PublishInput).kept)
+            if kept:
+                more = "1 more message" if kept == 1 else f"{kept} more messages"
+                text += f" · {more} not sent, kept: each comes back into the input as you send"
+            self.query_one(ResultLine).show(text, severity)
 
     def _fill_log(self, log: DeliveryLog) -> None:
         dashboard = self.dashboard

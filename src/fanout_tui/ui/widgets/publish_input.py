@@ -35,6 +35,9 @@ class PublishInput(QuietInput):
         # with a pane's paint repaints most of the screen. A steady cursor is cheap.
         self.cursor_blink = False
         self.history = history
+        # Messages not sent that wait their turn, oldest first: the input shows one
+        # at a time, and takes the next each time it is submitted. Never dropped.
+        self.kept: list[str] = []
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -47,13 +50,17 @@ class PublishInput(QuietInput):
         if self.history.error:
             self.app.notify(self.history.error, severity="warning", markup=False)
         self.value = ""
+        if self.kept:
+            self._recall(self.kept.pop(0))  # the next message not sent, in order
         self.post_message(self.Publish(text))
 
     def restore(self, text: str) -> None:
-        """Put back a message that was not sent, unless the user is typing another."""
+        """Put back a message that was not sent: into the input when it is empty,
+        else at the end of :attr:`kept`, so neither what is typed nor an earlier
+        failure is overwritten."""
+        self.kept.append(text)
         if self.value == "":
-            self.value = text
-            self.cursor_position = len(text)
+            self._recall(self.kept.pop(0))
 
     def action_history_previous(self) -> None:
         self._recall(self.history.previous())
