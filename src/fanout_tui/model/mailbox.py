@@ -18,6 +18,14 @@ from .states import StateChange, WorkerState
 
 _T = TypeVar("_T")
 
+# A stamp counts toward latency only within these bounds. This app's stamps come
+# from this host's clock, so one further ahead than a clock step could explain,
+# or older than any delivery a person still waits for, is not a latency: a
+# replayed or forged header, which would own the window's figures for its next
+# ``max_latencies`` deliveries.
+MAX_AHEAD = 1.0  # seconds a stamp may be in the future (clock adjustments)
+MAX_AGE = 3600.0  # seconds a stamp may be old
+
 
 class Mailbox:
     """Bounded, non-blocking hand-off from one worker thread to one reader."""
@@ -36,11 +44,14 @@ class Mailbox:
         # Worked out here, in the worker thread, as each delivery lands: a few
         # arithmetic operations, where handing every delivery to the UI thread
         # to do it cost the UI most of its time under a burst (profiled).
-        # The latest publish-to-receive latencies of stamped messages (seconds):
+        # The latest publish-to-receive latencies (seconds) of messages stamped by
+        # ``origin`` (this app) within MAX_AHEAD and MAX_AGE: another program's
+        # header of the same name says nothing about this broker's latency.
         self.latencies: deque[float] = deque(maxlen=max_latencies)
-        self.stamped = 0  # how many stamped deliveries so far
-        # (seq, latency) of messages stamped by ``origin`` (this app), for delivery
-        # tracking; drained on every tick, so it stays short, but bounded.
+        self.stamped = 0  # how many of those so far
+        # (seq, latency) of this app's messages, for delivery tracking, whatever
+        # the latency (it tells who got them); drained on every tick, so it stays
+        # short, but bounded.
         self._origins = (origin, origin.encode()) if origin else ()
         self._tracked: deque[tuple[int, float]] = deque(maxlen=max_tracked)
         self.ready = threading.Event()
@@ -59,12 +70,14 @@ class Mailbox:
         self.last_at = delivery.received_at
         self._deliveries.append(delivery)
         headers = delivery.headers
-        sent = headers.get(SENT_HEADER)
-        if isinstance(sent, int):  # pika decodes 64-bit values as a subclass of int
-            latency = delivery.received_at - sent / 1_000_000
-            self.latencies.append(latency)
-            self.stamped += 1
-            if headers.get(ORIGIN_HEADER) in self._origins:
+        # One dict lookup and a tuple test for a message that is not ours.
+        if headers.get(ORIGIN_HEADER) in self._origins:
+            sent = headers.get(SENT_HEADER)
+            if isinstance(sent, int):  # pika decodes 64-bit values as a subclass of int
+                latency = delivery.received_at - sent / 1_000_000
+                if -MAX_AHEAD <= latency <= MAX_AGE:
+                    self.latencies.append(latency)
+                    self.stamped += 1
                 seq = headers.get(SEQ_HEADER)
                 if isinstance(seq, int):
                     self._tracked.append((seq, latency))
