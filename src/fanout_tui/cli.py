@@ -2,7 +2,8 @@
 
 Every failure a user can cause ends in one line on stderr and a non-zero exit:
 2 for bad input (usage, URL, config), 1 for the broker, 3 for unroutable, 4
-for a nack, 130 for Ctrl+C. Never a traceback.
+for a nack, 130 for Ctrl+C; the dashboard quits cleanly on SIGINT, SIGTERM and
+SIGHUP with 128 + the signal's number (130, 143, 129). Never a traceback.
 """
 
 from __future__ import annotations
@@ -175,10 +176,10 @@ def tune_for_the_dashboard() -> None:
 def _dashboard(settings: Settings) -> int:
     from .ui.app import FanoutApp  # Textual only loads for the dashboard
 
-    app = FanoutApp(settings)
+    app = FanoutApp(settings, quit_on_signals=True)
     tune_for_the_dashboard()
     app.run()
-    return 0
+    return app.return_code or 0
 
 
 def _publish(broker: BrokerSettings, args: argparse.Namespace) -> int:

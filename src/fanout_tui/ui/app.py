@@ -9,7 +9,9 @@ waits on the workers: they hand over through mailboxes the grid drains.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import signal
 import time
 from collections.abc import Iterable
 from functools import partial
@@ -44,6 +46,9 @@ from .widgets.result_line import ResultLine
 from .widgets.status_line import StatusLine
 
 TRACKING_REFRESH = 1.0  # seconds between redraws of what tracking shows, under load
+# Signals that quit as the quit key does (workers stopped, queues gone, terminal
+# restored); the exit code is then 128 + the signal's number, as a shell reports it.
+QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class FanoutApp(App[None]):
@@ -58,8 +63,10 @@ class FanoutApp(App[None]):
         *,
         labels: Labels | None = None,
         history_path: Path | None = None,
+        quit_on_signals: bool = False,
     ) -> None:
         super().__init__()
+        self._quit_on_signals = quit_on_signals  # the CLI's app; never a test's
         self.settings = settings or Settings()
         self.labels = labels or Labels()
         self.dashboard = Dashboard(self.settings, history_path or history_file())
@@ -80,6 +87,10 @@ class FanoutApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self._quit_on_signals:
+            loop = asyncio.get_running_loop()
+            for signum in QUIT_SIGNALS:
+                loop.add_signal_handler(signum, self._signalled, signum)
         self.dashboard.start()
         if self.dashboard.history.error:
             self.query_one(ResultLine).show(self.dashboard.history.error, "warning")
@@ -289,6 +300,18 @@ class FanoutApp(App[None]):
     async def action_quit(self) -> None:
         self.stop_workers()
         self.exit()
+
+    def _signalled(self, signum: int) -> None:
+        """A quit signal: run on the event loop (not in the signal handler), and
+        only schedules the quit, so it never blocks; a second signal changes nothing."""
+        if self._shutting_down:
+            return
+        self._shutting_down = True
+        self.call_next(self._quit_for_signal, signum)
+
+    def _quit_for_signal(self, signum: int) -> None:
+        self.stop_workers()
+        self.exit(return_code=128 + signum)
 
     def on_unmount(self) -> None:
         self.stop_workers()
