@@ -18,7 +18,13 @@ from rich.console import Console
 from rich.text import Text
 
 from fanout_tui.model.delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER, Delivery
-from fanout_tui.present.text import DEFAULT_LIMIT, delivery_line, escape_text, sanitize
+from fanout_tui.present.text import (
+    DEFAULT_LIMIT,
+    UNSTABLE_WIDTH,
+    delivery_line,
+    escape_text,
+    sanitize,
+)
 
 BIDI_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
 # Escapes are at most 10 characters ("\U000e0001"); the cut marker is short.
@@ -40,7 +46,9 @@ def unsafe_chars(line: str) -> list[str]:
 
 
 def printable_text(**kwargs: int) -> st.SearchStrategy[str]:
-    return st.text(**kwargs).filter(str.isprintable)
+    """Text shown as it is: printable, and no character of uncertain width
+    (those are escaped; tests/test_widths.py)."""
+    return st.text(**kwargs).filter(lambda t: t.isprintable() and UNSTABLE_WIDTH.isdisjoint(t))
 
 
 # Properties ---------------------------------------------------------------------

@@ -17,6 +17,32 @@ DEFAULT_LIMIT = 500  # characters of preview on one line
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
+# Printable characters whose width terminals disagree on: each terminal (and
+# Rich, which lays out the panes) joins them with their neighbours, or not, by
+# its own rules, so a line holding one can end a cell or two away from where
+# the layout put it and push a pane's border. They are escaped like control
+# characters, which keeps every line's width the sum of its characters' widths.
+# Plain wide characters (CJK, emoji that are wide on their own) are kept:
+# terminals agree those take two cells.
+UNSTABLE_WIDTH = frozenset(
+    map(
+        chr,
+        [
+            *range(0xFE00, 0xFE10),  # variation selectors (U+FE0E text, U+FE0F emoji style)
+            *range(0xE0100, 0xE01F0),  # variation selectors supplement
+            0x200D,  # zero-width joiner (emoji ZWJ sequences)
+            0x20E3,  # combining enclosing keycap (1️⃣)
+            *range(0x1F1E6, 0x1F200),  # regional indicators (flags are pairs of them)
+            *range(0x1F3FB, 0x1F400),  # emoji skin-tone modifiers
+            0x115F,  # Hangul choseong filler
+            *range(0x1160, 0x1200),  # Hangul jungseong filler, vowels and finals: they
+            *range(0xD7B0, 0xD800),  # combine into a syllable in some terminals only
+            0x3164,  # Hangul filler
+            0xFFA0,  # halfwidth Hangul filler
+        ],
+    )
+)
+
 
 def _escape_char(ch: str) -> str:
     named = _NAMED.get(ch)
@@ -36,11 +62,20 @@ def escape_text(text: str) -> str:
     ``str.isprintable`` is False for C0, DEL, C1, format characters (bidi
     overrides, zero-width marks), line and paragraph separators, surrogates
     and unassigned code points: exactly what must not reach a terminal raw.
-    Printable text comes back unchanged.
+    Characters of :data:`UNSTABLE_WIDTH` are escaped too. Other text comes
+    back unchanged.
     """
-    if text.isprintable():
+    if text.isprintable() and (text.isascii() or UNSTABLE_WIDTH.isdisjoint(text)):
         return text
-    return "".join(ch if ch.isprintable() or ch == " " else _escape_char(ch) for ch in text)
+    unstable = UNSTABLE_WIDTH
+    return "".join(
+        ch if ch.isprintable() and ch not in unstable else _escape_char(ch) for ch in text
+    )
+
+
+def has_unstable_width(text: str) -> bool:
+    """Whether :func:`escape_text` escapes characters of ``text`` for their width."""
+    return not text.isascii() and not UNSTABLE_WIDTH.isdisjoint(text)
 
 
 def _size(n: int) -> str:

@@ -53,7 +53,7 @@ from ...present.bodies import (
     split_long_lines,
     text_lines,
 )
-from ...present.text import sanitize
+from ...present.text import has_unstable_width, sanitize
 from ..labels import Labels
 
 Mode = Literal["json", "text", "hex"]
@@ -256,6 +256,11 @@ class MessageDetailScreen(Screen[None]):
         self._prepared: dict[Mode, Prepared] = {}
         self._formatting: set[Mode | None] = set()
         self.body_view = BodyView(id="detail-body")
+        # The text and JSON views escape characters whose width terminals disagree
+        # on; the bar says so, and the hex view keeps the bytes. Looked for in the
+        # first SYNC_LIMIT bytes: cheap at any size, and where a person looks.
+        head = delivery.body[:SYNC_LIMIT].decode("utf-8", "replace")
+        self.escapes_widths = has_unstable_width(head)
 
     # Layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -380,6 +385,8 @@ class MessageDetailScreen(Screen[None]):
         text = f"Body · {kind} · {size:,} B · {shown}"
         if rows:
             text += f" · {rows:,} row{'' if rows == 1 else 's'}"
+        if self.escapes_widths and self.mode != "hex":
+            text += " · \\u escapes: characters of uncertain width (h: the bytes)"
         keys = "j pretty JSON · " if self.kind in (None, "json") else ""
         bar = Content.assemble((text, "bold"), "   ", (f"{keys}t text · h hex", "dim"))
         self.query_one("#detail-body-bar", Static).update(bar)
