@@ -9,11 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -464,3 +467,88 @@ def test_a_password_with_a_raw_slash_or_hash_is_not_printed(
     result = run_cli(cli_env, "publish", "--url", f"amqp://guest:{password}@localhost:5672/%2F")
     assert_one_line_error(result, 2)
     assert password not in result.stderr
+
+
+# Users with only some permissions (a private node's own users) ---------------------
+
+
+@pytest.fixture
+def limited_user(broker_node: Any, broker_url: str) -> Iterator[Any]:
+    """Make users on the private node with the given permissions; returns their URL.
+
+    Call it as ``limited_user(configure, write, read)`` (regular expressions,
+    as rabbitmqctl set_permissions takes them); the users are deleted after.
+    """
+    made: list[str] = []
+
+    def make(configure: str, write: str, read: str) -> str:
+        name = f"limited-{uuid.uuid4().hex[:8]}"
+        broker_node.rabbitctl_output("add_user", name, SECRET)
+        made.append(name)
+        broker_node.rabbitctl_output("set_permissions", "-p", "/", name, configure, write, read)
+        parts = urlsplit(broker_url)
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{name}:{SECRET}@{host}"))
+
+    yield make
+    for name in made:
+        broker_node.rabbitctl_output("delete_user", name)
+
+
+def test_a_user_who_may_only_write_to_the_exchange_can_publish(
+    cli_env: dict[str, str], limited_user: Any, exchange: str, pika_connection: Any
+) -> None:
+    channel, queue = bind_tutorial_queue(pika_connection, exchange)  # someone else declared it
+    url = limited_user("^$", f"^{re.escape(exchange)}$", "^$")
+    result = run_cli(cli_env, "publish", "--url", url, "--exchange", exchange, "write only")
+    assert result.returncode == 0, result.stderr
+    [(_, _, body)] = consume(pika_connection, channel, queue)
+    assert body == b"write only"
+
+
+def test_a_user_who_may_not_write_is_told_which_permission_is_missing(
+    cli_env: dict[str, str], limited_user: Any, exchange: str, pika_connection: Any
+) -> None:
+    bind_tutorial_queue(pika_connection, exchange)
+    url = limited_user("^$", "^$", "^$")
+    result = run_cli(cli_env, "publish", "--url", url, "--exchange", exchange, "no")
+    line = assert_one_line_error(result, 1)
+    assert f"lacks the 'write' permission on exchange '{exchange}'" in line
+    assert SECRET not in result.stderr
+
+
+def test_a_user_who_may_not_configure_a_missing_exchange_is_told_so(
+    cli_env: dict[str, str], limited_user: Any, exchange: str
+) -> None:
+    url = limited_user("^$", ".*", ".*")
+    line = assert_one_line_error(
+        run_cli(cli_env, "publish", "--url", url, "--exchange", exchange), 1
+    )
+    assert f"lacks the 'configure' permission on exchange '{exchange}'" in line
+
+
+GEN = r"^amq\.gen-.*"
+
+
+@pytest.mark.parametrize(
+    ("permissions", "words"),
+    [
+        (("^$", ".*", ".*"), "lacks the 'configure' permission on queue 'amq.gen-"),
+        ((GEN, "^$", ".*"), "lacks the 'write' permission on queue 'amq.gen-"),
+        ((GEN, GEN, GEN), "lacks the 'read' permission on exchange '{exchange}'"),
+        ((GEN, GEN, "^{exchange}$"), "lacks the 'read' permission on queue 'amq.gen-"),
+    ],
+)
+def test_a_listener_is_told_which_permission_its_queue_lacks(
+    cli_env: dict[str, str],
+    limited_user: Any,
+    exchange: str,
+    pika_connection: Any,
+    permissions: tuple[str, str, str],
+    words: str,
+) -> None:
+    pika_connection.channel().exchange_declare(exchange=exchange, exchange_type="fanout")
+    url = limited_user(*(p.format(exchange=exchange) for p in permissions))
+    result = run_cli(cli_env, "listen", "--url", url, "--exchange", exchange)
+    line = assert_one_line_error(result, 1)
+    assert words.format(exchange=exchange) in line

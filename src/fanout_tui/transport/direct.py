@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pika
+import pika.exceptions as pex
 from pika import frame, spec
 
 OnMessage = Callable[[Any, Any, Any, bytes], None]
@@ -164,6 +165,11 @@ class DirectConsumer:
         while not done:
             self._connection.process_data_events(time_limit=None)
             if not self._impl.is_open:
+                # The broker's reason (e.g. a 403 for a missing read permission)
+                # is worth more than ours; pika keeps it on the channel.
+                reason = getattr(self._impl, "_closing_reason", None)
+                if isinstance(reason, pex.ChannelClosedByBroker):
+                    raise reason
                 raise ConnectionError("the channel closed while waiting for the broker")
 
 

@@ -42,6 +42,53 @@ def type_conflict_from(
     return None
 
 
+class AccessRefused(Exception):
+    """The broker refused an operation for lack of a permission (403).
+
+    RabbitMQ's reply names the resource but not the permission, which depends
+    on the operation: the one the user must be granted is said here.
+    """
+
+    def __init__(self, permission: str, kind: str, name: str, user: str, vhost: str) -> None:
+        who = f"user {user!r}" if user else "the user"
+        super().__init__(
+            f"access refused: {who} lacks the {permission!r} permission on {kind} {name!r} "
+            f"in vhost {vhost!r} (rabbitmqctl set_permissions)"
+        )
+        self.permission = permission
+        self.kind = kind
+        self.name = name
+
+
+_ACCESS = re.compile(
+    r"access to (exchange|queue) '(.*)' in vhost '(.*)' refused for user '(.*)'", re.DOTALL
+)
+
+# (operation, resource the broker named) -> the permission that operation needs
+# on it (RabbitMQ's access-control table).
+_PERMISSIONS = {
+    ("exchange.declare", "exchange"): "configure",
+    ("queue.declare", "queue"): "configure",
+    ("queue.bind", "queue"): "write",
+    ("queue.bind", "exchange"): "read",
+    ("basic.publish", "exchange"): "write",
+    ("basic.consume", "queue"): "read",
+}
+
+
+def refused(exc: pex.ChannelClosedByBroker, operation: str) -> BaseException:
+    """``exc`` as :class:`AccessRefused` when it is a 403 for ``operation``
+    (an AMQP method name, e.g. ``basic.publish``); otherwise ``exc`` itself."""
+    match = _ACCESS.search(exc.reply_text or "")
+    if exc.reply_code != 403 or match is None:
+        return exc
+    kind, name, vhost, user = match.groups()
+    permission = _PERMISSIONS.get((operation, kind))
+    if permission is None:
+        return exc
+    return AccessRefused(permission, kind, name, user, vhost)
+
+
 def _reply_text(text: str) -> str:
     """'ACCESS_REFUSED - Login was refused ...' -> 'Login was refused ...'."""
     return text.split(" - ", 1)[-1].strip()
@@ -90,7 +137,7 @@ def _root_causes(exc: BaseException) -> list[BaseException]:
 def describe_error(exc: BaseException, url: str = "", vhost: str = "/") -> str:
     """One line saying what went wrong; ``url`` must already be masked."""
     where = f" at {url}" if url else ""
-    if isinstance(exc, ExchangeTypeConflict):
+    if isinstance(exc, ExchangeTypeConflict | AccessRefused):
         return str(exc)
     if isinstance(exc, pex.ProbableAuthenticationError | pex.AuthenticationError):
         return (

@@ -28,7 +28,7 @@ from ..model.states import StateChange, WorkerState
 from ..present.outcomes import describe_outcome
 from ..present.text import sanitize
 from .broker import BrokerSettings, mask_url, vhost_of
-from .errors import ExchangeTypeConflict, describe_error
+from .errors import ExchangeTypeConflict, describe_error, refused
 from .topology import declare_exchange
 from .worker import Reconnect, Worker, retrying
 
@@ -319,6 +319,9 @@ class Publisher:
         waiting = list(self._in_flight.values())
         self._in_flight.clear()
         self._returned_seqs.clear()
+        # A 403 here is a publish refused: the user lacks write on the exchange.
+        if isinstance(exc, pex.ChannelClosedByBroker):
+            exc = refused(exc, "basic.publish")
         reason = self.describe(exc)
         self._channel = self._open_channel(self._connection)
         missing = getattr(exc, "reply_code", 0) == 404

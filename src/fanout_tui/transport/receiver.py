@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pika
@@ -26,7 +27,7 @@ from ..model.mailbox import Mailbox
 from ..model.states import StateChange, WorkerState
 from .broker import BrokerSettings, mask_url, vhost_of
 from .direct import DirectConsumer, end_wait
-from .errors import describe_error
+from .errors import describe_error, refused
 from .topology import declare_exchange
 from .worker import Reconnect, Worker, retrying
 
@@ -49,6 +50,15 @@ def delivery_from(
         method.routing_key,
         method.redelivered,
     )
+
+
+@contextlib.contextmanager
+def _permission(operation: str) -> Iterator[None]:
+    """A 403 inside becomes :class:`AccessRefused` naming what ``operation`` needs."""
+    try:
+        yield
+    except pex.ChannelClosedByBroker as exc:
+        raise refused(exc, operation) from None
 
 
 class QueueCancelled(Exception):
@@ -172,9 +182,14 @@ class ReceiverWorker(Worker):
         if self.stopping:
             return
         channel = declare_exchange(connection, self.broker.exchange)
-        declared = channel.queue_declare(queue="", exclusive=True)
+        # Each step needs its own permission (configure on the server-named
+        # queue, write on it and read on the exchange to bind, read to consume);
+        # a refusal says which one, on what.
+        with _permission("queue.declare"):
+            declared = channel.queue_declare(queue="", exclusive=True)
         queue = declared.method.queue
-        channel.queue_bind(queue=queue, exchange=self.broker.exchange)
+        with _permission("queue.bind"):
+            channel.queue_bind(queue=queue, exchange=self.broker.exchange)
         consumer = DirectConsumer(connection, channel, self._on_message, self._on_cancel)
         self.queue = queue
         self.error = None
@@ -224,7 +239,8 @@ class ReceiverWorker(Worker):
     def _start_consuming(self, consumer: DirectConsumer, queue: str) -> None:
         # Reported at the consume-ok itself, so its count of deliveries handed
         # over marks exactly where this queue's deliveries begin.
-        consumer.start(queue, lambda: self._report(WorkerState.CONSUMING))
+        with _permission("basic.consume"):
+            consumer.start(queue, lambda: self._report(WorkerState.CONSUMING))
 
     def _pause_started(self, connection: Any) -> None:
         self.paused = True

@@ -1,5 +1,6 @@
 """Declaring the fanout exchange the way the tutorial does, without tripping on
-an exchange that already exists with other flags.
+an exchange that already exists with other flags, or on a user who may not
+configure it.
 
 A failed declare closes the channel, so each step that may fail gets a fresh one.
 """
@@ -11,7 +12,7 @@ from typing import Any
 import pika.exceptions as pex
 
 from .broker import EXCHANGE_TYPE
-from .errors import ExchangeTypeConflict, type_conflict_from
+from .errors import ExchangeTypeConflict, refused, type_conflict_from
 
 # Built-in exchanges cannot be redeclared (403), but their types are fixed.
 _BUILTIN_TYPES = {
@@ -26,10 +27,17 @@ _BUILTIN_TYPES = {
 def declare_exchange(connection: Any, exchange: str) -> Any:
     """Make sure ``exchange`` exists as a fanout; return an open channel.
 
-    Creates it like the tutorial (non-durable) when missing. When it exists,
-    an active declare checks its type: RabbitMQ compares the type before the
-    other flags, so a 406 about ``durable`` or ``auto_delete`` proves the type
-    matched and the exchange is usable as it is.
+    A passive declare first: it needs no permission, so a user who may only
+    write to the exchange (configure ``^$``) can still publish to an exchange
+    someone else declared, as a plain pika program can. Only a missing
+    exchange is created, like the tutorial (non-durable), which needs the
+    configure permission; refused, that raises :class:`errors.AccessRefused`.
+
+    An existing exchange's type is then checked with an active declare:
+    RabbitMQ compares the type before the other flags, so a 406 about
+    ``durable`` or ``auto_delete`` proves the type matched. A user without
+    configure permission gets a 403 instead, before any comparison; the
+    exchange is then used as it is (AMQP has no other way to read its type).
     """
     if exchange == "":
         raise ExchangeTypeConflict("", EXCHANGE_TYPE, "direct (the default exchange)")
@@ -40,12 +48,22 @@ def declare_exchange(connection: Any, exchange: str) -> Any:
         return connection.channel()
     channel = connection.channel()
     try:
+        channel.exchange_declare(exchange=exchange, passive=True)
+        exists = True
+    except pex.ChannelClosedByBroker as exc:
+        if exc.reply_code != 404:
+            raise
+        exists = False
+        channel = connection.channel()
+    try:
         channel.exchange_declare(exchange=exchange, exchange_type=EXCHANGE_TYPE)
     except pex.ChannelClosedByBroker as exc:
         conflict = type_conflict_from(exc, exchange, EXCHANGE_TYPE)
         if conflict is not None:
             raise conflict from None
-        if exc.reply_code != 406:
+        if exc.reply_code == 403 and not exists:
+            raise refused(exc, "exchange.declare") from None
+        if exc.reply_code not in (403, 406):
             raise
         channel = connection.channel()
     return channel
