@@ -552,3 +552,30 @@ def test_a_listener_is_told_which_permission_its_queue_lacks(
     result = run_cli(cli_env, "listen", "--url", url, "--exchange", exchange)
     line = assert_one_line_error(result, 1)
     assert words.format(exchange=exchange) in line
+
+
+# Exchanges that can never work ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("", "the default exchange"), ("amq.direct", "reserved"), ("amq.topic", "reserved")],
+)
+@pytest.mark.parametrize("command", [[], ["publish"], ["listen"]])
+def test_exchanges_that_can_never_be_fanouts_are_refused_at_start(
+    cli_env: dict[str, str], command: list[str], name: str, words: str
+) -> None:
+    started = time.monotonic()
+    line = assert_one_line_error(run_cli(cli_env, *command, "--exchange", name), 2)
+    assert words in line
+    assert time.monotonic() - started < 10  # refused at start, never retried
+
+
+def test_the_built_in_amq_fanout_is_allowed(
+    cli_env: dict[str, str], broker_url: str, pika_connection: Any
+) -> None:
+    channel, queue = bind_tutorial_queue(pika_connection, "amq.fanout", declare=False)
+    result = run_cli(cli_env, "publish", "--url", broker_url, "--exchange", "amq.fanout", "hi")
+    assert result.returncode == 0, result.stderr
+    [(_, _, body)] = consume(pika_connection, channel, queue)
+    assert body == b"hi"

@@ -16,6 +16,7 @@ from .transport.management import (
     management_settings,
     validate_management_url,
 )
+from .transport.topology import exchange_problem
 
 MAX_RECEIVERS = 64
 ENV_URL = "FANOUT_TUI_URL"
@@ -122,6 +123,9 @@ def load_settings(
         raise ConfigError(f"scrollback must be between 10 and 1,000,000, not {chosen.scrollback}")
     if not 0 <= chosen.heartbeat <= 3600:
         raise ConfigError(f"heartbeat must be between 0 and 3600 seconds, not {chosen.heartbeat}")
+    problem = exchange_problem(chosen.exchange)
+    if problem:
+        raise ConfigError(problem)
     if len(chosen.exchange.encode("utf-8")) > 255:
         raise ConfigError("exchange name is longer than 255 bytes")
     if chosen.management_url is not None:

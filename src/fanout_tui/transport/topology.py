@@ -24,6 +24,29 @@ _BUILTIN_TYPES = {
 }
 
 
+def exchange_problem(exchange: str) -> str:
+    """Why ``exchange`` can never work as fanout-tui's exchange ("" if it can).
+
+    Checked at start, so the dashboard does not retry forever what no retry
+    can fix. The default exchange routes by queue name and refuses bindings;
+    names starting with ``amq.`` are reserved: the broker's built-ins cannot be
+    declared and none but amq.fanout is a fanout. amq.fanout is allowed: it
+    exists on every vhost, is a fanout, and is used as it is (never declared).
+    """
+    if exchange == "":
+        return (
+            "exchange '' is the default exchange, which routes by queue name and cannot be "
+            "bound; choose a fanout exchange with --exchange"
+        )
+    if exchange.startswith("amq.") and exchange != "amq.fanout":
+        return (
+            f"exchange {exchange!r}: names starting with 'amq.' are reserved for the broker's "
+            "own exchanges, which cannot be declared, and only amq.fanout is a fanout; "
+            "choose another name with --exchange"
+        )
+    return ""
+
+
 def declare_exchange(connection: Any, exchange: str) -> Any:
     """Make sure ``exchange`` exists as a fanout; return an open channel.
 
