@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pika
 import pytest
+from conftest import node_url
 from helpers import (
     bind_tutorial_queue,
     closed_port,
@@ -579,3 +580,67 @@ def test_the_built_in_amq_fanout_is_allowed(
     assert result.returncode == 0, result.stderr
     [(_, _, body)] = consume(pika_connection, channel, queue)
     assert body == b"hi"
+
+
+# Several URLs, and reconnecting ----------------------------------------------------
+
+
+def test_publish_tries_each_url_in_turn(
+    cli_env: dict[str, str], broker_url: str, exchange: str, pika_connection: Any
+) -> None:
+    channel, queue = bind_tutorial_queue(pika_connection, exchange)
+    dead = f"amqp://guest:{SECRET}@127.0.0.1:{closed_port()}/%2F"
+    result = run_cli(
+        cli_env, "publish", "--url", dead, "--url", broker_url, "--exchange", exchange, "second"
+    )
+    assert result.returncode == 0, result.stderr
+    [(_, _, body)] = consume(pika_connection, channel, queue)
+    assert body == b"second"
+
+
+def test_listen_tries_each_url_in_turn(
+    cli_env: dict[str, str], broker_url: str, exchange: str
+) -> None:
+    dead = f"amqp://guest:{SECRET}@127.0.0.1:{closed_port()}/%2F"
+    listen = Listen(cli_env, "--url", dead, "--url", broker_url, "--exchange", exchange)
+    try:
+        listen.wait_until_listening()
+        emit_log(broker_url, exchange, "via the second URL")
+        wait_for(lambda: "via the second URL" in listen.stdout, 10)
+    finally:
+        listen.close()
+
+
+def test_listen_reconnects_after_its_connection_is_closed(
+    cli_env: dict[str, str], fault_node: Any, exchange: str
+) -> None:
+    url = node_url(fault_node)
+    listen = Listen(cli_env, "--url", url, "--exchange", exchange)
+    try:
+        first = listen.wait_until_listening()
+        fault_node.rabbitctl_output("close_all_connections", "trial")
+        wait_for(lambda: sum(" [*] Waiting" in line for line in listen.err) == 2, 20)
+        said = [line for line in listen.err if "reconnecting" in line]
+        assert len(said) == 1, listen.stderr
+        assert listen.proc.poll() is None
+        emit_log(url, exchange, "after the outage")
+        wait_for(lambda: "after the outage" in listen.stdout, 10)
+        assert first not in listen.err[-1]  # a new exclusive queue
+    finally:
+        listen.close()
+
+
+def test_listen_no_reconnect_exits_at_the_first_failure(
+    cli_env: dict[str, str], fault_node: Any, exchange: str
+) -> None:
+    listen = Listen(
+        cli_env, "--url", node_url(fault_node), "--exchange", exchange, "--no-reconnect"
+    )
+    try:
+        listen.wait_until_listening()
+        fault_node.rabbitctl_output("close_all_connections", "trial")
+        assert listen.finish() == 1
+        lines = [line for line in listen.err if not line.startswith(" [*]")]
+        assert len(lines) == 1 and lines[0].startswith("fanout-tui: "), listen.stderr
+    finally:
+        listen.close()

@@ -118,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_broker_options(lis)
     lis.add_argument("--count", type=_non_negative, metavar="N", help="stop after N messages")
     lis.add_argument(
+        "--no-reconnect",
+        action="store_true",
+        help="exit 1 when the connection is lost instead of reconnecting",
+    )
+    lis.add_argument(
         "--json",
         action="store_true",
         help="print one JSON object per message, the record an export writes",
@@ -186,7 +191,9 @@ def _publish(broker: BrokerSettings, args: argparse.Namespace) -> int:
     text = " ".join(args.message) or TUTORIAL_MESSAGE
     publisher = Publisher(broker)
     try:
-        publisher.connect()
+        problem = _connect_to_any(publisher)
+        if problem:
+            return _fail(problem, EXIT_BROKER)
         result = publisher.publish(
             1,
             text.encode("utf-8"),
@@ -210,19 +217,52 @@ def _publish(broker: BrokerSettings, args: argparse.Namespace) -> int:
     return _fail(f"{status.value}: {cause}", code)
 
 
+def _connect_to_any(publisher: Publisher) -> str:
+    """Connect to the first of the URLs that works, each tried once in turn, as
+    the dashboard would; "" when one did, else why each failed (one line)."""
+    reasons = []
+    for url in publisher.broker.urls:
+        try:
+            publisher.connect(url)
+            return ""
+        except Exception as exc:
+            reasons.append(publisher.describe(exc))
+            publisher.close()
+    return " | ".join(reasons)
+
+
 def _listen(broker: BrokerSettings, args: argparse.Namespace) -> int:
     mailbox = Mailbox(max_deliveries=100_000)
-    worker = ReceiverWorker(broker, mailbox, name="listen", reconnect=False)
+    # Each URL is tried once at start (a wrong URL or password ends it); once
+    # listening, a lost connection is retried like the dashboard's receivers,
+    # unless --no-reconnect asks for the old exit.
+    worker = ReceiverWorker(
+        broker,
+        mailbox,
+        name="listen",
+        reconnect=not args.no_reconnect,
+        start_attempts=len(broker.urls),
+    )
     worker.start()
     printed = 0
     announced = False
+    lost = False  # said that the connection was lost, since the last consume
     try:
         while args.count is None or printed < args.count:
             mailbox.ready.wait(0.5)
             mailbox.ready.clear()
             for event in mailbox.drain_events():
-                if event.state is WorkerState.CONSUMING and not announced:
-                    announced = True
+                if event.state is WorkerState.RECONNECTING and announced and not lost:
+                    # One line per outage; the new queue's line follows when back.
+                    lost = True
+                    print(
+                        f"fanout-tui: {worker.error or 'connection lost'}; reconnecting "
+                        "(messages published meanwhile are not received)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                elif event.state is WorkerState.CONSUMING and (lost or not announced):
+                    announced, lost = True, False
                     print(
                         f" [*] Waiting for messages on queue {event.queue} bound to exchange "
                         f"{broker.exchange!r}. To exit press CTRL+C",

@@ -76,9 +76,13 @@ class QueueCancelled(Exception):
 class ReceiverWorker(Worker):
     """Consume a fanout exchange through a fresh exclusive queue until stopped.
 
-    With ``reconnect`` (the dashboard) it retries with backoff after any
-    failure, moving to the next URL each time; without it (``listen``) the
-    first failure is final and ``error`` says why.
+    Every failure moves to the next URL, with backoff. With ``reconnect`` (the
+    dashboard, ``listen``) that goes on for as long as it runs; without it
+    (``listen --no-reconnect``) losing a connection that worked is final.
+    Before any connection has worked, ``start_attempts`` failures are final
+    (``listen``: one try per URL, so a wrong URL or password ends it);
+    ``None`` means one per URL without ``reconnect`` and no limit with it.
+    A final failure ends in :attr:`WorkerState.FAILED`, ``error`` saying why.
     """
 
     def __init__(
@@ -88,12 +92,18 @@ class ReceiverWorker(Worker):
         *,
         name: str = "receiver",
         reconnect: bool = True,
+        start_attempts: int | None = None,
     ) -> None:
         super().__init__(f"fanout-tui {name}")
         self.label = name
         self.broker = broker
         self.mailbox = mailbox
         self.reconnect = reconnect
+        if start_attempts is None and not reconnect:
+            start_attempts = len(broker.urls)
+        self.start_attempts = start_attempts
+        self._connected_once = False
+        self._start_failures = 0
         self.queue = ""
         self.url = ""  # masked URL of the node in use
         self.error: str | None = None
@@ -156,7 +166,7 @@ class ReceiverWorker(Worker):
                         self.error = str(exc)  # not a connection failure: no class name
                     else:
                         self.error = describe_error(exc, self.url, vhost_of(url))
-                    if not self.reconnect:
+                    if self._gives_up():
                         final = WorkerState.FAILED
                         break
                     self.queue = ""
@@ -172,6 +182,13 @@ class ReceiverWorker(Worker):
                     self._close()
         finally:
             self._report(final, (self.error or "") if final is WorkerState.FAILED else "")
+
+    def _gives_up(self) -> bool:
+        """Whether the failure just met is final (see the class)."""
+        if self._connected_once:
+            return not self.reconnect
+        self._start_failures += 1
+        return self.start_attempts is not None and self._start_failures >= self.start_attempts
 
     def _consume(self, url: str) -> None:
         params = self.broker.parameters(url, f"fanout-tui {self.label}")
@@ -194,6 +211,7 @@ class ReceiverWorker(Worker):
         self.queue = queue
         self.error = None
         self._retry.succeeded()  # a failure from here on starts the backoff afresh
+        self._connected_once = True
         if self._want_paused:
             self._pause_started(connection)
         else:
