@@ -644,3 +644,30 @@ def test_listen_no_reconnect_exits_at_the_first_failure(
         assert len(lines) == 1 and lines[0].startswith("fanout-tui: "), listen.stderr
     finally:
         listen.close()
+
+
+# The message from standard input --------------------------------------------------
+
+
+def test_publish_dash_reads_the_message_from_standard_input(
+    cli_env: dict[str, str], broker_url: str, exchange: str, pika_connection: Any
+) -> None:
+    channel, queue = bind_tutorial_queue(pika_connection, exchange)
+    args = [sys.executable, "-m", "fanout_tui", "publish", "--url", broker_url]
+    run = dict(env=cli_env, capture_output=True, timeout=TIMEOUT)
+    result = subprocess.run([*args, "--exchange", exchange, "-"], input=b"one\ntwo\n", **run)
+    assert result.returncode == 0, result.stderr
+    [(_, _, body)] = consume(pika_connection, channel, queue)
+    assert body == b"one\ntwo\n"
+    result = subprocess.run(
+        [*args, "--exchange", exchange, "--lines", "-"], input=b"one\ntwo\n", **run
+    )
+    assert result.returncode == 0, result.stderr
+    assert [b for _, _, b in consume(pika_connection, channel, queue, count=2)] == [b"one", b"two"]
+    line = assert_one_line_error(run_cli(cli_env, "publish", "--lines", "words"), 2)
+    assert "'-'" in line
+
+
+def test_an_oversized_content_type_is_one_short_usage_line(cli_env: dict[str, str]) -> None:
+    line = assert_one_line_error(run_cli(cli_env, "publish", "--content-type", "c" * 300), 2)
+    assert len(line) < 100 and "ccc" not in line

@@ -107,7 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_broker_options(pub)
     pub.add_argument("--content-type", default="text/plain", help="default text/plain")
-    pub.add_argument("message", nargs="*", help=f"the message (default {TUTORIAL_MESSAGE!r})")
+    pub.add_argument(
+        "--lines",
+        action="store_true",
+        help="with the message '-': publish each line of standard input as one message",
+    )
+    pub.add_argument(
+        "message",
+        nargs="*",
+        help=f"the message (default {TUTORIAL_MESSAGE!r}); '-' reads it from standard input",
+    )
 
     lis = sub.add_parser(
         "listen",
@@ -187,32 +196,61 @@ def _dashboard(settings: Settings) -> int:
     return app.return_code or 0
 
 
+MAX_CONTENT_TYPE = 255  # bytes: an AMQP short string
+
+
+def _messages(args: argparse.Namespace) -> list[bytes] | str:
+    """The bodies to publish, or why the arguments cannot give any (a usage error).
+
+    ``-`` alone reads standard input, as command-line tools do: all of it as one
+    message, or with ``--lines`` one message per line (without its newline).
+    """
+    if args.message == ["-"]:
+        data = sys.stdin.buffer.read()
+        if not args.lines:
+            return [data]
+        return [line.removesuffix(b"\r") for line in data.splitlines()]
+    if args.lines:
+        return "--lines needs the message '-' (one message per line of standard input)"
+    return [(" ".join(args.message) or TUTORIAL_MESSAGE).encode("utf-8")]
+
+
 def _publish(broker: BrokerSettings, args: argparse.Namespace) -> int:
-    text = " ".join(args.message) or TUTORIAL_MESSAGE
+    if len(args.content_type.encode("utf-8")) > MAX_CONTENT_TYPE:
+        return _fail(f"--content-type is longer than {MAX_CONTENT_TYPE} bytes", EXIT_USAGE)
+    bodies = _messages(args)
+    if isinstance(bodies, str):
+        return _fail(bodies, EXIT_USAGE)
+    properties = MessageProperties(content_type=args.content_type)
     publisher = Publisher(broker)
     try:
         problem = _connect_to_any(publisher)
         if problem:
             return _fail(problem, EXIT_BROKER)
-        result = publisher.publish(
-            1,
-            text.encode("utf-8"),
-            MessageProperties(content_type=args.content_type),
-            timeout=CONFIRM_WAIT,
-        )
+        for seq, body in enumerate(bodies, 1):
+            code = _publish_one(publisher, seq, body, properties)
+            if code:
+                return code  # the first message not routed ends it, with its code
     except Exception as exc:
         return _fail(publisher.describe(exc), EXIT_BROKER)
     finally:
         publisher.close()
+    return 0
+
+
+def _publish_one(publisher: Publisher, seq: int, body: bytes, props: MessageProperties) -> int:
+    exchange = publisher.broker.exchange
+    result = publisher.publish(seq, body, props, timeout=CONFIRM_WAIT)
     status = result.status
     if status is Outcome.ROUTED:
-        print(f" [x] Sent {text!r} to exchange {broker.exchange!r}")  # the tutorial's line
+        text = body.decode("utf-8", errors="backslashreplace")
+        print(f" [x] Sent {text!r} to exchange {exchange!r}")  # the tutorial's line
         return 0
-    cause = outcome_cause(status, broker.exchange, result.reason)
+    cause = outcome_cause(status, exchange, result.reason)
     if status is Outcome.FAILED:
         return _fail(cause, EXIT_BROKER)
     if status in (Outcome.HELD, Outcome.UNKNOWN):
-        return _fail(describe_outcome(status, broker.exchange, result.reason), EXIT_UNCONFIRMED)
+        return _fail(describe_outcome(status, exchange, result.reason), EXIT_UNCONFIRMED)
     code = EXIT_UNROUTABLE if status is Outcome.UNROUTABLE else EXIT_NACKED
     return _fail(f"{status.value}: {cause}", code)
 
