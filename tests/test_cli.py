@@ -671,3 +671,47 @@ def test_publish_dash_reads_the_message_from_standard_input(
 def test_an_oversized_content_type_is_one_short_usage_line(cli_env: dict[str, str]) -> None:
     line = assert_one_line_error(run_cli(cli_env, "publish", "--content-type", "c" * 300), 2)
     assert len(line) < 100 and "ccc" not in line
+
+
+# Hostile input: bytes, devices, values out of range ------------------------------
+
+
+def test_an_argument_that_is_not_utf8_is_a_usage_error(cli_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [os.fsencode(sys.executable), b"-m", b"fanout_tui", b"publish", b"\xff"],
+        env=cli_env,
+        capture_output=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+    assert lines == ["fanout-tui: argument 2 is not valid UTF-8 text"]
+
+
+def test_a_config_that_is_not_a_regular_file_is_refused_at_once(cli_env: dict[str, str]) -> None:
+    started = time.monotonic()
+    line = assert_one_line_error(run_cli(cli_env, "publish", FANOUT_TUI_CONFIG="/dev/zero"), 2)
+    assert "/dev/zero is not a regular file" in line
+    assert time.monotonic() - started < 10
+
+
+def test_a_huge_config_file_is_refused(cli_env: dict[str, str], config: Path) -> None:
+    config.write_bytes(b"#" * (2 * 1024 * 1024))
+    line = assert_one_line_error(run_cli(cli_env, "publish"), 2)
+    assert "larger than 1 MiB" in line
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('exchange = "logs"\nreceivers = 999\n', "line 2: receivers must be between 0 and 64"),
+        ("\nheartbeat = -1\n", "line 2: heartbeat must be between"),
+        ('exchange = "logs"\n\nscrollback = "many"\n', "line 3: 'scrollback' must be"),
+    ],
+)
+def test_config_values_out_of_range_or_of_the_wrong_type_name_file_and_line(
+    cli_env: dict[str, str], config: Path, text: str, words: str
+) -> None:
+    config.write_text(text, encoding="utf-8")
+    line = assert_one_line_error(run_cli(cli_env, "publish"), 2)
+    assert f"config file {config}, {words}" in line

@@ -24,6 +24,15 @@ def test_all_receivers_got_it() -> None:
     assert summarize(message, receivers, "logs") == ('#12 "hello" → 2/2 receivers, slowest 3.1 ms')
 
 
+def test_one_receiver_is_singular() -> None:
+    tracker = DeliveryTracker()
+    receivers = {1: (C, "q1")}
+    message = tracker.published(1, '"one"', receivers, at=100.0)
+    tracker.received(1, 1, 0.001)
+    tracker.confirmed(1, Outcome.ROUTED)
+    assert summarize(message, receivers, "logs") == '#1 "one" → 1/1 receiver, slowest 1.0 ms'
+
+
 def test_a_paused_receiver_is_named_and_counts_once_it_resumes() -> None:
     tracker = DeliveryTracker()
     then = {1: (C, "q1"), 2: (P, "q2"), 3: (C, "q3"), 4: (C, "q4")}

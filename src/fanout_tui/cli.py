@@ -141,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    for position, arg in enumerate(argv, 1):
+        # Python hands undecodable bytes over as lone surrogates, which no
+        # message, URL or name can carry; never echoed (it may be a password).
+        if not _is_text(arg):
+            return _fail(f"argument {position} is not valid UTF-8 text", EXIT_USAGE)
     args = parser.parse_args(argv)
     # Bodies are sanitized to printable text; a terminal without UTF-8 still gets escapes.
     for stream in (sys.stdout, sys.stderr):
@@ -167,6 +173,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0  # the reader went away (e.g. `| head`); not an error of ours
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _fail(message: str, code: int) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,11 @@ MAX_RECEIVERS = 64
 ENV_URL = "FANOUT_TUI_URL"
 ENV_EXCHANGE = "FANOUT_TUI_EXCHANGE"
 ENV_MANAGEMENT_URL = "FANOUT_TUI_MANAGEMENT_URL"
+
+
+# Where read_config says each key was set ("config file F, line N: "), kept
+# under a key no file can set: read_config refuses every key not in _KEYS.
+_WHERE = "\0where"
 
 
 class ConfigError(ValueError):
@@ -58,14 +65,46 @@ _KEYS: dict[str, tuple[tuple[type, ...], str]] = {
 }
 
 
-def read_config(path: Path) -> dict[str, Any]:
-    """The config file's settings; an absent file means none."""
+MAX_CONFIG_BYTES = 1024 * 1024  # a settings file is a few lines; more is not one
+
+
+def _read_text(path: Path) -> str | None:
+    """The file's text (None when absent), read only from a regular file and
+    at most :data:`MAX_CONFIG_BYTES`, so /dev/zero or a FIFO cannot hang the start."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ConfigError(f"config file {path} is not a regular file")
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {path} is larger than 1 MiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read config file {path}: not UTF-8 ({exc.reason})") from None
+
+
+def _line_of(text: str, key: str) -> str:
+    """`, line N` where ``key`` is set at the top level ("" if not found):
+    tomllib gives positions only for syntax errors."""
+    pattern = re.compile(rf"^[ \t]*(?:{re.escape(key)}|\"{re.escape(key)}\")[ \t]*=", re.M)
+    match = pattern.search(text)
+    return f", line {text.count(chr(10), 0, match.start()) + 1}" if match else ""
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The config file's settings; an absent file means none.
+
+    Each value is checked for its type here; a value's range is checked in
+    :func:`load_settings`, which names this file when the value came from it.
+    """
+    text = _read_text(path)
+    if text is None:
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -77,9 +116,13 @@ def read_config(path: Path) -> dict[str, Any]:
             raise ConfigError(f"config file {path}: unknown setting {key!r} (known: {known})")
         types, what = _KEYS[key]
         if not isinstance(value, types) or isinstance(value, bool):
-            raise ConfigError(f"config file {path}: {key!r} must be {what}")
+            raise ConfigError(f"config file {path}{_line_of(text, key)}: {key!r} must be {what}")
     if "urls" in data and (not data["urls"] or not all(isinstance(u, str) for u in data["urls"])):
-        raise ConfigError(f"config file {path}: 'urls' must be a list of strings, not empty")
+        raise ConfigError(
+            f"config file {path}{_line_of(text, 'urls')}: 'urls' must be a list of strings, "
+            "not empty"
+        )
+    data[_WHERE] = {key: f"config file {path}{_line_of(text, key)}: " for key in data}
     return data
 
 
@@ -115,14 +158,28 @@ def load_settings(
             management_url, env.get(ENV_MANAGEMENT_URL) or None, config.get("management_url")
         ),
     )
+    # A value that came from the config file is reported with the file (and line).
+    where: dict[str, str] = config.get(_WHERE, {})
+    flags = {"receivers": receivers, "scrollback": scrollback, "heartbeat": heartbeat}
+
+    def source(key: str) -> str:
+        return where.get(key, "") if flags.get(key) is None else ""
+
     if not 0 <= chosen.receivers <= MAX_RECEIVERS:
         raise ConfigError(
-            f"receivers must be between 0 and {MAX_RECEIVERS}, not {chosen.receivers}"
+            f"{source('receivers')}receivers must be between 0 and {MAX_RECEIVERS}, "
+            f"not {chosen.receivers}"
         )
     if not 10 <= chosen.scrollback <= 1_000_000:
-        raise ConfigError(f"scrollback must be between 10 and 1,000,000, not {chosen.scrollback}")
+        raise ConfigError(
+            f"{source('scrollback')}scrollback must be between 10 and 1,000,000, "
+            f"not {chosen.scrollback}"
+        )
     if not 0 <= chosen.heartbeat <= 3600:
-        raise ConfigError(f"heartbeat must be between 0 and 3600 seconds, not {chosen.heartbeat}")
+        raise ConfigError(
+            f"{source('heartbeat')}heartbeat must be between 0 and 3600 seconds, "
+            f"not {chosen.heartbeat}"
+        )
     problem = exchange_problem(chosen.exchange)
     if problem:
         raise ConfigError(problem)

@@ -100,7 +100,7 @@ def summarize(
     got = sum(1 for n in message.got if n in message.receivers)
     if message.outcome in REACHED_NONE or (message.outcome in UNCONFIRMED and not got):
         return f"{head} {describe_outcome(message.outcome, exchange, message.reason)}"
-    text = f"{head} {got}/{expected} receivers"
+    text = f"{head} {got}/{expected} receiver{'s' if expected != 1 else ''}"
     slowest = message.slowest
     if slowest is not None:
         text += f", slowest {ms(slowest)}"

@@ -35,7 +35,7 @@ def _export(app: App[None], deliveries: list[Delivery], path: Path) -> None:
     except Exception as exc:  # a record that cannot be written: say so, never a traceback
         _notify(app, f"export failed: {type(exc).__name__}: {exc}", "error")
         return
-    _notify(app, f"Exported {count:,} messages to {path}", "information")
+    _notify(app, f"Exported {count:,} message{'s' if count != 1 else ''} to {path}", "information")
 
 
 def _notify(app: App[None], text: str, severity: SeverityLevel) -> None:

@@ -116,7 +116,7 @@ def fit_status(
     first, then a long reason for a lost connection is cut at its end, and only
     then does the line take its short form."""
     receivers, consuming = counts
-    full = f"{receivers} receivers, {consuming} consuming"
+    full = f"{receivers} receiver{'s' if receivers != 1 else ''}, {consuming} consuming"
 
     def line(url: str, name: str, state: str, short: bool) -> str:
         if short:
