@@ -715,3 +715,17 @@ def test_config_values_out_of_range_or_of_the_wrong_type_name_file_and_line(
     config.write_text(text, encoding="utf-8")
     line = assert_one_line_error(run_cli(cli_env, "publish"), 2)
     assert f"config file {config}, {words}" in line
+
+
+@pytest.mark.parametrize("password", ["top/secret", "top?secret", "top#secret"])
+def test_no_part_of_a_management_password_is_printed(
+    cli_env: dict[str, str], config: Path, password: str
+) -> None:
+    bad = f"https://admin:{password}@host:15671"
+    for result in (
+        run_cli(cli_env, "--management-url", bad),
+        run_cli(cli_env, FANOUT_TUI_MANAGEMENT_URL=bad),
+    ):
+        line = assert_one_line_error(result, 2)
+        assert "percent-encode" in line
+        assert "top" not in line and "secret" not in line

@@ -66,15 +66,27 @@ def vhost_of(url: str) -> str:
     return unquote(path[1:].split("/")[0]) if len(path) > 1 else "/"
 
 
+def raw_userinfo_problem(url: str) -> str:
+    """Why ``url``'s user information cannot be parsed ("" if it can).
+
+    A raw '/', '?' or '#' in a password ends the authority early, so a parser
+    would quote part of the password as a port or path: checked first, for
+    broker and management URLs alike, and the reason never quotes it.
+    """
+    found = _split_userinfo(url)
+    if found is not None and any(ch in found[1] for ch in _UNSAFE_IN_PASSWORD):
+        return (
+            "the user or password contains a raw '/', '?' or '#'; percent-encode it (%2F, %3F, %23)"
+        )
+    return ""
+
+
 def validate_url(url: str) -> None:
     """Raise :class:`BrokerUrlError` with a one-line reason if ``url`` is unusable."""
     shown = mask_url(url)
-    found = _split_userinfo(url)
-    if found is not None and any(ch in found[1] for ch in _UNSAFE_IN_PASSWORD):
-        raise BrokerUrlError(
-            f"malformed broker URL {shown!r}: the user or password contains a raw '/', '?' "
-            "or '#'; percent-encode it (%2F, %3F, %23)"
-        )
+    problem = raw_userinfo_problem(url)
+    if problem:
+        raise BrokerUrlError(f"malformed broker URL {shown!r}: {problem}")
     try:
         parts = urlsplit(url)
         port = parts.port

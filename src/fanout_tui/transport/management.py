@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ..present.text import escape_text
-from .broker import mask_url, vhost_of
+from .broker import mask_url, raw_userinfo_problem, vhost_of
 from .errors import socket_reason
 
 DEFAULT_MANAGEMENT_PORT = 15672
@@ -164,6 +164,9 @@ def management_settings(amqp_url: str, management_url: str | None = None) -> Man
 def _validated_base(management_url: str) -> str:
     """``management_url`` without its credentials, query or trailing ``/``."""
     shown = mask_url(management_url)
+    problem = raw_userinfo_problem(management_url)
+    if problem:
+        raise ManagementUrlError(f"malformed management URL {shown!r}: {problem}")
     rest = management_url.split("://", 1)[1] if "://" in management_url else ""
     authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     hostport = authority.rpartition("@")[2]
