@@ -211,11 +211,12 @@ class ReceiverWorker(Worker):
         self.queue = queue
         self.error = None
         self._retry.succeeded()  # a failure from here on starts the backoff afresh
-        self._connected_once = True
         if self._want_paused:
             self._pause_started(connection)
         else:
             self._start_consuming(consumer, queue)
+        # Only now has it worked: a refused consume is still a start failure.
+        self._connected_once = True
         self._check_due = False
         checked_at = self.mailbox.received
         connection.call_later(TOPOLOGY_CHECK_INTERVAL, self._topology_timer)
