@@ -3,8 +3,12 @@ an exchange read from a real node with the management plugin (never a mock)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import threading
+import urllib.request
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -289,3 +293,43 @@ def test_answers_that_are_not_the_api(answer: bytes, words: str) -> None:
         assert words in one_line_failure(settings)
     finally:
         server.close()
+
+
+def _api_put(management_node: Any, path: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        management_node.api_url + "/api" + path,
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={
+            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def test_the_apis_own_reason_is_given_and_the_panel_knows_it_was_reached(
+    management_node: Any,
+) -> None:
+    """A user who may log in to the API but not use the vhost: the API says so
+    itself, and that reason is shown, not a guess about passwords or tags."""
+    name = f"novhost-{uuid.uuid4().hex[:8]}"
+    _api_put(management_node, f"/users/{name}", {"password": SECRET, "tags": "management"})
+    url = management_node.amqp_url.replace("guest:guest@", f"{name}:{SECRET}@")
+    settings = management_settings(url, management_node.api_url)
+    with pytest.raises(ManagementUnavailable) as info:
+        list_bindings(settings, "amq.fanout")
+    message = str(info.value)
+    assert message.startswith(f"HTTP 401: login refused for user '{name}': ")
+    assert "virtual host" in message  # the API's words
+    assert "wrong password" not in message
+    assert info.value.answered
+    assert SECRET not in message
+
+
+def test_an_api_not_reached_is_said_so(management_node: Any) -> None:
+    settings = management_settings(management_node.amqp_url, f"http://127.0.0.1:{closed_port()}")
+    with pytest.raises(ManagementUnavailable) as info:
+        list_bindings(settings, "amq.fanout")
+    assert not info.value.answered

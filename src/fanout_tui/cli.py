@@ -159,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             receivers=getattr(args, "receivers", None),
             scrollback=getattr(args, "scrollback", None),
             management_url=getattr(args, "management_url", None),
+            check_management=args.command not in ("publish", "listen"),
         )
         broker = settings.broker()
     except (ConfigError, BrokerUrlError) as exc:

@@ -136,8 +136,13 @@ def load_settings(
     management_url: str | None = None,
     env: dict[str, str] | None = None,
     config_path: Path | None = None,
+    check_management: bool = True,
 ) -> Settings:
-    """Merge flags (the arguments), environment and config file over the defaults."""
+    """Merge flags (the arguments), environment and config file over the defaults.
+
+    ``check_management``: whether the management API's URL is checked too; only
+    the dashboard uses it (its bindings panel), so `publish` and `listen` do not
+    fail on a URL they never use."""
     env = dict(os.environ) if env is None else env
     config = read_config(config_path or config_file())
     defaults = Settings()
@@ -185,7 +190,7 @@ def load_settings(
         raise ConfigError(problem)
     if len(chosen.exchange.encode("utf-8")) > 255:
         raise ConfigError("exchange name is longer than 255 bytes")
-    if chosen.management_url is not None:
+    if check_management and chosen.management_url is not None:
         try:
             validate_management_url(chosen.management_url)
         except ManagementUrlError as exc:

@@ -50,9 +50,12 @@ class ManagementUnavailable(Exception):
     ``exc.url`` is the credential-free URL that was asked.
     """
 
-    def __init__(self, reason: str, url: str = "") -> None:
+    def __init__(self, reason: str, url: str = "", *, answered: bool = False) -> None:
         self.reason = _one_line(reason)
         self.url = url
+        # The API was reached and said no (an HTTP error, an answer that is not
+        # the bindings), as opposed to not being reached at all.
+        self.answered = answered
         super().__init__(self.reason)
 
 
@@ -258,8 +261,8 @@ def _get(settings: ManagementSettings, path: str, timeout: float) -> Any:
         },
     )
 
-    def fail(reason: str) -> NoReturn:
-        raise ManagementUnavailable(reason, shown) from None
+    def fail(reason: str, answered: bool = False) -> NoReturn:
+        raise ManagementUnavailable(reason, shown, answered=answered) from None
 
     try:
         with _OPENER.open(request, timeout=timeout) as response:
@@ -273,11 +276,11 @@ def _get(settings: ManagementSettings, path: str, timeout: float) -> Any:
     except ValueError as exc:  # e.g. a URL urllib cannot use
         fail(f"cannot ask {shown}: {exc}")
     if len(body) > MAX_RESPONSE_BYTES:
-        fail(f"the answer is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB")
+        fail(f"the answer is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB", True)
     try:
         return json.loads(body)
     except ValueError:
-        fail("the answer is not JSON (is this the RabbitMQ management API?)")
+        fail("the answer is not JSON (is this the RabbitMQ management API?)", True)
 
 
 def _describe_os_error(error: object, timeout: float) -> str:
@@ -300,13 +303,16 @@ def _describe_http_error(exc: urllib.error.HTTPError, settings: ManagementSettin
     except OSError:
         reason = ""
     code = exc.code
+    # The API's own reason says most (e.g. "User not authorised to access virtual
+    # host"); the guesses below are for when it gives none.
     if code == 401:
-        return (
-            f"HTTP 401: login refused for user {settings.user!r} "
-            "(wrong password, or the user lacks the 'management' tag)"
+        return f"HTTP 401: login refused for user {settings.user!r}: " + (
+            reason or "wrong password, or the user lacks the 'management' tag"
         )
     if code == 403:
-        return f"HTTP 403: user {settings.user!r} may not read vhost {settings.vhost!r}"
+        return f"HTTP 403: user {settings.user!r}: " + (
+            reason or f"may not read vhost {settings.vhost!r}"
+        )
     if code == 404:
         return "HTTP 404: not found (is this the RabbitMQ management API?)"
     if 300 <= code < 400:
@@ -319,9 +325,7 @@ def _ask(settings: ManagementSettings, path: str, timeout: float) -> Any:
     try:
         return _get(settings, path, timeout)
     except urllib.error.HTTPError as exc:
-        raise ManagementUnavailable(
-            _describe_http_error(exc, settings), settings.shown_url
-        ) from None
+        raise _refused(exc, settings) from None
 
 
 def _exists(settings: ManagementSettings, path: str, timeout: float) -> bool:
@@ -330,10 +334,13 @@ def _exists(settings: ManagementSettings, path: str, timeout: float) -> bool:
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return False
-        raise ManagementUnavailable(
-            _describe_http_error(exc, settings), settings.shown_url
-        ) from None
+        raise _refused(exc, settings) from None
     return True
+
+
+def _refused(exc: urllib.error.HTTPError, settings: ManagementSettings) -> ManagementUnavailable:
+    reason = _describe_http_error(exc, settings)
+    return ManagementUnavailable(reason, settings.shown_url, answered=True)
 
 
 def list_bindings(
@@ -355,11 +362,15 @@ def list_bindings(
     # asking for the exchange (and the vhost) tells them apart.
     if data == [] and not _exists(settings, _path("exchanges", vhost, name), timeout):
         if not _exists(settings, _path("vhosts", vhost), timeout):
-            raise ManagementUnavailable(f"HTTP 404: no vhost {vhost!r}", shown)
-        raise ManagementUnavailable(f"HTTP 404: no exchange {exchange!r} in vhost {vhost!r}", shown)
+            raise ManagementUnavailable(f"HTTP 404: no vhost {vhost!r}", shown, answered=True)
+        raise ManagementUnavailable(
+            f"HTTP 404: no exchange {exchange!r} in vhost {vhost!r}", shown, answered=True
+        )
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise ManagementUnavailable(
-            "the answer is not a list of bindings (is this the RabbitMQ management API?)", shown
+            "the answer is not a list of bindings (is this the RabbitMQ management API?)",
+            shown,
+            answered=True,
         )
     return [
         ExchangeBinding(

@@ -51,6 +51,7 @@ class _Fetched:
     bindings: list[ExchangeBinding] | None
     reason: str = ""
     at: float = 0.0
+    answered: bool = False  # the API was reached and refused (else: not reached)
 
 
 def _cell(text: str, style: str = "") -> Text:
@@ -148,7 +149,7 @@ class BindingsScreen(ModalScreen[None]):
         try:
             found = list_bindings(self.management, self.exchange, timeout=self.timeout)
         except ManagementUnavailable as exc:
-            return _Fetched(own, None, str(exc), time.time())
+            return _Fetched(own, None, str(exc), time.time(), exc.answered)
         return _Fetched(own, found, "", time.time())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -212,7 +213,8 @@ class BindingsScreen(ModalScreen[None]):
         note = self.query_one("#bindings-note", Static)
         if fetched.bindings is None:
             self.note = (
-                f"management API not reachable at {shown_url}: "
+                f"management API {'at' if fetched.answered else 'not reachable at'} {shown_url}"
+                f"{' refused' if fetched.answered else ''}: "
                 f"{sanitize(fetched.reason, 300)}; showing this app's own bindings"
             )
             status.update(Content(f"{count} of this app · updated {updated}"))
