@@ -325,6 +325,8 @@ class Publisher:
         reason = self.describe(exc)
         self._channel = self._open_channel(self._connection)
         missing = getattr(exc, "reply_code", 0) == 404
+        if missing:  # declared again, as a fanout: whatever type it had is gone
+            self.exchange_problem = ""
         now = time.time()
         for message in waiting:
             if missing and not message.note:

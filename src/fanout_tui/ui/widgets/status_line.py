@@ -120,7 +120,7 @@ def fit_status(
 
     def line(url: str, name: str, state: str, short: bool) -> str:
         if short:
-            return f"{url} · {name} · {state} · {consuming}/{receivers} consuming"
+            return f"{url} · {name} {kind} · {state} · {consuming}/{receivers} consuming"
         return f"{url} · exchange {name} {kind} · {state} · {full}"
 
     given = broker, exchange
