@@ -19,7 +19,8 @@ from fanout_tui.ui.screens.detail import MessageDetailScreen
 from fanout_tui.ui.screens.help import HelpScreen
 from fanout_tui.ui.widgets.publish_input import PublishInput
 from fanout_tui.ui.widgets.receiver_grid import grid_shape
-from fanout_tui.ui.widgets.receiver_pane import ReceiverPane, sparkline
+from fanout_tui.ui.widgets.receiver_pane import ReceiverPane
+from fanout_tui.ui.widgets.stats_line import sparkline
 
 SIZE = (160, 48)
 
