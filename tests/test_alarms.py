@@ -24,11 +24,11 @@ from test_app import (
     make_app,
     reached_all,
     result_text,
+    status_text,
     type_and_publish,
     until,
     worker_threads,
 )
-from textual.widgets import Static
 
 from fanout_tui import cli
 
@@ -54,10 +54,6 @@ def memory_alarm(node: Any) -> Iterator[None]:
         clear_alarm(node)
 
 
-def status(app: Any) -> str:
-    return str(app.query_one("#status", Static).render())
-
-
 async def test_a_message_written_before_the_block_is_held_then_delivered_once(
     fault_node: Any, exchange: str
 ) -> None:
@@ -73,7 +69,7 @@ async def test_a_message_written_before_the_block_is_held_then_delivered_once(
             await type_and_publish(pilot, "held one")
             await until(pilot, lambda: "held by the broker (low on memory)" in result_text(app))
             blocking = "broker is blocking publishers: low on memory"
-            await until(pilot, lambda: blocking in status(app))
+            await until(pilot, lambda: blocking in status_text(app))
             assert "not sent" not in result_text(app)
             assert box.value == ""  # it was written: offering it again could duplicate it
             # A new message is not written to a blocked connection: honestly not sent.
@@ -83,7 +79,7 @@ async def test_a_message_written_before_the_block_is_held_then_delivered_once(
         # The alarm clears: the held message's confirm arrives and it is delivered, once.
         await until(pilot, lambda: all(has_line(p, "held one") for p in app.panes), timeout=30)
         box.value = ""
-        await until(pilot, lambda: "● connected" in status(app))
+        await until(pilot, lambda: "● connected" in status_text(app))
         held = app.dashboard.tracker.get(2)
         assert held is not None
         await until(pilot, lambda: held.outcome.value == "routed", timeout=10)

@@ -37,6 +37,10 @@ def result_text(app: FanoutApp) -> str:
     return str(app.query_one("#result", Static).render())
 
 
+def status_text(app: FanoutApp) -> str:
+    return str(app.query_one("#status", Static).render())
+
+
 def reached_all(app: FanoutApp) -> bool:
     """The result line says the last message reached every receiver."""
     n = len(app.panes)

@@ -4,12 +4,16 @@ truth, and a delete the publisher repairs is announced in every pane."""
 from __future__ import annotations
 
 import pika
-from test_app import SIZE, all_consuming, has_line, make_app, result_text, type_and_publish, until
-from textual.widgets import Static
-
-
-def status(app: object) -> str:
-    return str(app.query_one("#status", Static).render())  # type: ignore[attr-defined]
+from test_app import (
+    SIZE,
+    all_consuming,
+    has_line,
+    make_app,
+    result_text,
+    status_text,
+    type_and_publish,
+    until,
+)
 
 
 async def test_a_replaced_exchange_type_is_what_the_result_and_header_say(
@@ -25,14 +29,14 @@ async def test_a_replaced_exchange_type_is_what_the_result_and_header_say(
         conflict = "already exists as type 'direct'"
         await until(pilot, lambda: conflict in result_text(app))
         assert "no queue is bound" not in result_text(app)
-        await until(pilot, lambda: conflict in status(app))
-        assert "(fanout) ·" not in status(app)
+        await until(pilot, lambda: conflict in status_text(app))
+        assert "(fanout) ·" not in status_text(app)
         # Fanout again (the receivers declare it as they reconnect): the next
         # routed publish clears the header.
         channel.exchange_delete(exchange=exchange)
         await until(pilot, lambda: all_consuming(app), timeout=40)
         await type_and_publish(pilot, "fanout again")
-        await until(pilot, lambda: "(fanout) ·" in status(app), timeout=10)
+        await until(pilot, lambda: "(fanout) ·" in status_text(app), timeout=10)
 
 
 async def test_an_exchange_deleted_then_published_to_is_announced(
