@@ -90,7 +90,7 @@ def _scenario(url: str, exchange: str, receivers: int, pause: bool = False):  # 
             await settled(lambda: paused.state.waiting == 2)
             await pilot.press("ctrl+l")
         _fix_measurements(app)
-        app.draw_tracking(0.0)
+        app.tracking.draw(0.0)
         await pilot.pause(0.2)
 
     return app, run_before

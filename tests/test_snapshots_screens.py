@@ -97,7 +97,7 @@ def fix_measurements(app: SnapshotApp) -> None:
     for burst in app.dashboard.tracker.bursts:
         for number in burst.slowest:
             burst.slowest[number] = 0.0031
-    app.draw_tracking(0.0)  # the result line and the log, with the fixed numbers
+    app.tracking.draw(0.0)  # the result line and the log, with the fixed numbers
 
 
 def no_blink(screen: Screen[Any]) -> None:

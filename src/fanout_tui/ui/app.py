@@ -9,10 +9,7 @@ waits on the workers: they hand over through mailboxes the grid drains.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import signal
-import time
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -37,6 +34,8 @@ from .screens.bindings import BindingsScreen
 from .screens.detail import MessageDetailScreen
 from .screens.forms import BurstRequest, BurstScreen, PropertiesScreen, summarize_publish_properties
 from .screens.help import HelpScreen
+from .signals import quit_on_signals
+from .tracking_view import TrackingView
 from .widgets.burst_bar import BurstBar
 from .widgets.delivery_log import DeliveryLog
 from .widgets.publish_input import PublishInput
@@ -44,11 +43,6 @@ from .widgets.receiver_grid import ReceiverGrid
 from .widgets.receiver_pane import ReceiverPane
 from .widgets.result_line import ResultLine
 from .widgets.status_line import StatusLine
-
-TRACKING_REFRESH = 1.0  # seconds between redraws of what tracking shows, under load
-# Signals that quit as the quit key does (workers stopped, queues gone, terminal
-# restored); the exit code is then 128 + the signal's number, as a shell reports it.
-QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class FanoutApp(App[None]):
@@ -72,8 +66,7 @@ class FanoutApp(App[None]):
         self.dashboard = Dashboard(self.settings, history_path or history_file())
         self.grid = ReceiverGrid(self.dashboard, self.labels, self._after_drain)
         self._shutting_down = False
-        self._tracking_drawn = (-1, 0.0)  # tracker version and time last drawn
-        self._views_changed = False  # a receiver changed state since then
+        self.tracking = TrackingView(self, self.dashboard)
         self._blocked_shown = ""  # the publisher's block, as the header last showed it
 
     def compose(self) -> ComposeResult:
@@ -88,9 +81,7 @@ class FanoutApp(App[None]):
 
     def on_mount(self) -> None:
         if self._quit_on_signals:
-            loop = asyncio.get_running_loop()
-            for signum in QUIT_SIGNALS:
-                loop.add_signal_handler(signum, self._signalled, signum)
+            quit_on_signals(self._signalled)
         self.dashboard.start()
         if self.dashboard.history.error:
             self.query_one(ResultLine).show(self.dashboard.history.error, "warning")
@@ -157,13 +148,13 @@ class FanoutApp(App[None]):
     @on(PublishInput.Publish)
     def _publish(self, event: PublishInput.Publish) -> None:
         self.dashboard.publish(event.text)
-        self._show_result()
+        self.tracking.show_result()
 
     def _after_drain(self, busy_panes: int, states_changed: bool) -> None:
         """After every drain of the grid: results, the burst, and what tracking shows."""
         with contextlib.suppress(NoMatches):  # the screen may be going away
             if states_changed:  # "n consuming" at once, not at the next second's tick
-                self._views_changed = True
+                self.tracking.receivers_changed = True
             if states_changed or self.dashboard.blocked != self._blocked_shown:
                 self._blocked_shown = self.dashboard.blocked  # a block shows at once
                 self._status()
@@ -173,35 +164,7 @@ class FanoutApp(App[None]):
             for note in self.dashboard.take_notes():
                 self.grid.add_marker(note)
             self._sync_burst()
-            tracker, now = self.dashboard.tracker, time.monotonic()
-            changed = self._views_changed or tracker.version != self._tracking_drawn[0]
-            drawn_at = self._tracking_drawn[1]
-            if changed and (
-                now - drawn_at >= TRACKING_REFRESH or self._tracking_drawn[0] < 0 or not busy_panes
-            ):
-                self.draw_tracking(now)
-
-    def draw_tracking(self, now: float) -> None:
-        self._tracking_drawn = (self.dashboard.tracker.version, now)
-        self._views_changed = False
-        self._show_result()
-        log = self.query_one(DeliveryLog)
-        if log.display:
-            self._fill_log(log)
-
-    def _show_result(self) -> None:
-        result = self.dashboard.result()
-        if result is not None:
-            text, severity = result
-            kept = len(self.query_one(PublishInput).kept)
-            if kept:
-                more = "1 more message" if kept == 1 else f"{kept} more messages"
-                text += f" · {more} not sent, kept: each comes back into the input as you send"
-            self.query_one(ResultLine).show(text, severity)
-
-    def _fill_log(self, log: DeliveryLog) -> None:
-        dashboard = self.dashboard
-        log.update_from(dashboard.tracker, dashboard.receiver_views(), dashboard.broker.exchange)
+            self.tracking.after_drain(busy_panes)
 
     def _status(self) -> None:
         self.query_one(StatusLine).update_from_dashboard()
@@ -220,7 +183,7 @@ class FanoutApp(App[None]):
         log = self.query_one(DeliveryLog)
         log.display = not log.display
         if log.display:
-            self._fill_log(log)
+            self.tracking.fill_log(log)
 
     def action_bindings(self) -> None:
         if isinstance(self.screen, BindingsScreen):
@@ -281,7 +244,7 @@ class FanoutApp(App[None]):
         if self.dashboard.sync_burst():
             self.query_one(BurstBar).finish()
             self.refresh_bindings()
-            self._show_result()  # the outcome at once, not at the next redraw
+            self.tracking.show_result()  # the outcome at once, not at the next redraw
 
     def action_cancel_burst(self) -> None:
         self.dashboard.cancel_burst()

@@ -31,8 +31,12 @@ class ResultLine(Static):
     def __init__(self) -> None:
         super().__init__(id="result")
 
-    def show(self, text: str, kind: str) -> None:
-        """``kind``: "ok", "warning", "error", or "" while it is still going out."""
+    def show(self, text: str, kind: str, kept: int = 0) -> None:
+        """``kind``: "ok", "warning", "error", or "" while it is still going out;
+        ``kept``: messages not sent that wait to come back into the input."""
+        if kept:
+            more = "1 more message" if kept == 1 else f"{kept} more messages"
+            text += f" · {more} not sent, kept: each comes back into the input as you send"
         content = Content(sanitize(text, 1000))  # never parsed as markup
         if self.visual != content:  # a repaint, only on change; its size is fixed
             self.update(content, layout=False)
