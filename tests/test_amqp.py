@@ -28,7 +28,7 @@ from helpers import (
 from fanout_tui.model.delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER, Delivery
 from fanout_tui.model.mailbox import Mailbox
 from fanout_tui.model.states import StateChange, WorkerState
-from fanout_tui.transport import direct
+from fanout_tui.transport import turns
 from fanout_tui.transport.broker import BrokerSettings, mask_url
 from fanout_tui.transport.errors import START_HINT, ExchangeTypeConflict, describe_error
 from fanout_tui.transport.publisher import (
@@ -784,7 +784,7 @@ def test_a_pause_right_after_resuming_onto_a_backlog_loses_nothing(
 def test_receivers_take_turns_and_one_stopped_or_cancelled_mid_burst_holds_up_no_other(
     broker: BrokerSettings, broker_url: str, exchange: str, broker_node: Any
 ) -> None:
-    """Receiver threads hand over deliveries one at a time (``direct._TURN``). A
+    """Receiver threads hand over deliveries one at a time (``turns.TURN``). A
     thread that stops, or whose queue is deleted, in the middle of a read must
     pass the turn on: the survivor gets the whole burst and the turn ends free."""
     total = 20_000
@@ -795,7 +795,7 @@ def test_receivers_take_turns_and_one_stopped_or_cancelled_mid_burst_holds_up_no
 
     def during(i: int) -> None:
         if i % 100 == 0:
-            seen_held.append(direct._TURN.locked())
+            seen_held.append(turns.TURN.locked())
         if i == total // 4:
             assert mailboxes[0].received < total
             assert workers[0].stop()
@@ -815,7 +815,7 @@ def test_receivers_take_turns_and_one_stopped_or_cancelled_mid_burst_holds_up_no
         stopped = [worker.stop() for worker in workers]
     assert stopped == [True, True, True]
     assert mailboxes[2].received == total
-    assert not direct._TURN.locked()
+    assert not turns.TURN.locked()
 
 
 def test_the_mailbox_works_out_latency_and_tracks_only_this_apps_messages(

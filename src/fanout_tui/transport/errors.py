@@ -42,6 +42,16 @@ def type_conflict_from(
     return None
 
 
+class PathLost(Exception):
+    """Nothing arrived on an open connection for longer than two heartbeat intervals."""
+
+    def __init__(self, silence: float, heartbeat: float) -> None:
+        super().__init__(
+            f"no bytes from the broker for {silence:.1f}s (heartbeat {heartbeat:g}s): "
+            "the network path is down"
+        )
+
+
 class AccessRefused(Exception):
     """The broker refused an operation for lack of a permission (403).
 
@@ -139,6 +149,8 @@ def describe_error(exc: BaseException, url: str = "", vhost: str = "/") -> str:
     where = f" at {url}" if url else ""
     if isinstance(exc, ExchangeTypeConflict | AccessRefused):
         return str(exc)
+    if isinstance(exc, PathLost):
+        return f"connection lost{where}: {exc}"
     if isinstance(exc, pex.ProbableAuthenticationError | pex.AuthenticationError):
         return (
             f"login refused{where}: wrong user or password "

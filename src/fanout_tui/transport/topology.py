@@ -3,6 +3,8 @@ an exchange that already exists with other flags, or on a user who may not
 configure it.
 
 A failed declare closes the channel, so each step that may fail gets a fresh one.
+The declare is written once as steps (``steps.py``), for blocking and
+asynchronous connections alike.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pika.exceptions as pex
 
 from .broker import EXCHANGE_TYPE
 from .errors import ExchangeTypeConflict, refused, type_conflict_from
+from .steps import NewChannel, Steps, call, run_blocking
 
 # Built-in exchanges cannot be redeclared (403), but their types are fixed.
 _BUILTIN_TYPES = {
@@ -48,7 +51,13 @@ def exchange_problem(exchange: str) -> str:
 
 
 def declare_exchange(connection: Any, exchange: str) -> Any:
-    """Make sure ``exchange`` exists as a fanout; return an open channel.
+    """Make sure ``exchange`` exists as a fanout on a blocking connection; return
+    an open channel (see :func:`exchange_steps`)."""
+    return run_blocking(connection, exchange_steps(exchange))
+
+
+def exchange_steps(exchange: str) -> Steps[Any]:
+    """Make sure ``exchange`` exists as a fanout; the steps end with an open channel.
 
     A passive declare first: it needs no permission, so a user who may only
     write to the exchange (configure ``^$``) can still publish to an exchange
@@ -68,18 +77,18 @@ def declare_exchange(connection: Any, exchange: str) -> Any:
     if builtin is not None:
         if builtin != EXCHANGE_TYPE:
             raise ExchangeTypeConflict(exchange, EXCHANGE_TYPE, builtin)
-        return connection.channel()
-    channel = connection.channel()
+        return (yield NewChannel())
+    channel = yield NewChannel()
     try:
-        channel.exchange_declare(exchange=exchange, passive=True)
+        yield call(channel, "exchange_declare", exchange=exchange, passive=True)
         exists = True
     except pex.ChannelClosedByBroker as exc:
         if exc.reply_code != 404:
             raise
         exists = False
-        channel = connection.channel()
+        channel = yield NewChannel()
     try:
-        channel.exchange_declare(exchange=exchange, exchange_type=EXCHANGE_TYPE)
+        yield call(channel, "exchange_declare", exchange=exchange, exchange_type=EXCHANGE_TYPE)
     except pex.ChannelClosedByBroker as exc:
         conflict = type_conflict_from(exc, exchange, EXCHANGE_TYPE)
         if conflict is not None:
@@ -88,5 +97,5 @@ def declare_exchange(connection: Any, exchange: str) -> Any:
             raise refused(exc, "exchange.declare") from None
         if exc.reply_code not in (403, 406):
             raise
-        channel = connection.channel()
+        channel = yield NewChannel()
     return channel
