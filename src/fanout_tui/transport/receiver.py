@@ -349,16 +349,18 @@ class ReceiverWorker(LoopWorker):
         probe = yield NewChannel()
         try:
             yield call(probe, "exchange_declare", exchange=exchange, passive=True)
-            yield call(probe, "queue_bind", queue=queue, exchange=exchange)
             probe.close()
-            return False
+            missing = False
         except pex.ChannelClosedByBroker as exc:
             if exc.reply_code != 404:
                 raise
+            missing = True
+        # Declared as a fanout even when it exists: an exchange replaced by one
+        # of another type still takes our binding, and only the declare says so.
         channel = yield from exchange_steps(exchange)
         yield call(channel, "queue_bind", queue=queue, exchange=exchange)
         channel.close()
-        return True
+        return missing
 
     def _topology_checked(self, missing: bool) -> None:
         self._checking = False
