@@ -224,9 +224,10 @@ def test_listen_json_gives_one_object_per_message(
     assert set(first) == {
         *("seq", "origin", "sent_at", "sent_at_epoch", "received_at", "received_at_epoch"),
         *("latency_ms", "exchange", "routing_key", "queue", "redelivered", "properties"),
-        *("size", "body", "body_encoding", "truncated"),
+        *("size", "body", "body_encoding", "truncated", "body_kept"),
     }
     assert [r["truncated"] for r in records] == [False, False, False]
+    assert [r["body_kept"] for r in records] == [True, True, True]
 
 
 def test_publish_reaches_a_tutorial_receiver(

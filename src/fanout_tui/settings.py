@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .locations import config_file
+from .model.body_budget import PANE_BODY_BUDGET
 from .transport.broker import DEFAULT_EXCHANGE, DEFAULT_HEARTBEAT, DEFAULT_URL, BrokerSettings
 from .transport.management import (
     ManagementSettings,
@@ -44,6 +45,9 @@ class Settings:
     scrollback: int = 1000
     # The management HTTP API; None: derived from the first broker URL (port 15672).
     management_url: str | None = None
+    # Bytes of whole bodies each pane keeps, newest first (model/body_budget.py);
+    # not a config key: tests set it small.
+    body_budget: int = PANE_BODY_BUDGET
 
     def broker(self) -> BrokerSettings:
         return BrokerSettings(urls=self.urls, exchange=self.exchange, heartbeat=self.heartbeat)

@@ -57,6 +57,12 @@ class Receiver:
     def label(self) -> str:
         return f"R{self.number}"
 
+    @property
+    def body_budget(self) -> int | None:
+        """Bytes of whole bodies its pane keeps, newest first (None: all of them)."""
+        bodies = self.mailbox.bodies
+        return None if bodies is None else bodies.limit
+
     def apply(self, event: StateChange, tracker: DeliveryTracker) -> list[str]:
         """Take a state change; the lines it adds to this receiver's pane, in order."""
         before, self.state = self.state, event
@@ -148,7 +154,11 @@ class Dashboard:
             return None
         number = self._next_number
         self._next_number += 1
-        mailbox = Mailbox(max_deliveries=self.settings.scrollback, origin=self.origin)
+        mailbox = Mailbox(
+            max_deliveries=self.settings.scrollback,
+            origin=self.origin,
+            body_budget=self.settings.body_budget,
+        )
         mailbox.waker = waker
         worker = ReceiverWorker(self.broker, mailbox, name=f"R{number}")
         receiver = Receiver(number, worker)

@@ -2,7 +2,8 @@
 
 The record (:func:`delivery_record`) is the one layout of a delivery in JSON:
 an export writes one per line, and ``fanout-tui listen --json`` prints one per
-message. The body is UTF-8 text as it is, anything else base64. Lines are
+message. The body is UTF-8 text as it is, anything else base64; a body its
+pane did not keep whole is written as its preview, flagged. Lines are
 written with ``ensure_ascii`` so they are plain ASCII: a body with escape
 sequences can be ``cat`` to a terminal safely, and still reads back exactly
 with any JSON parser.
@@ -62,9 +63,10 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _body_fields(body: bytes, cap: int | None) -> dict[str, Any]:
+def _body_fields(body: bytes, cap: int | None, whole: bool) -> dict[str, Any]:
+    """``whole``: ``body`` is all of the body (else a preview, cut already)."""
     cut = body if cap is None else body[: max(cap, 0)]
-    truncated = len(cut) < len(body)
+    truncated = len(cut) < len(body) or not whole
     text: str | None
     try:
         if truncated:
@@ -93,10 +95,15 @@ def delivery_record(delivery: Delivery, body_cap: int | None = DEFAULT_BODY_CAP)
     - ``exchange``, ``routing_key``, ``queue``, ``redelivered``: where it came from
     - ``properties``: the AMQP properties that are set, and always ``headers``
     - ``size``: bytes of the whole body; ``body``, ``body_encoding`` (``"utf-8"``
-      or ``"base64"``), ``truncated`` (the body was cut at ``body_cap``)
+      or ``"base64"``), ``truncated`` (``body`` is not all of it: cut at
+      ``body_cap``, or only the preview was kept)
+    - ``body_kept``: False when the pane had released the whole body for newer
+      ones (its budget keeps the newest); ``body`` is then the preview a pane
+      line shows, ``truncated`` is true and ``size`` is still the whole size
 
     Values not known (a message not stamped by this app) are null.
     """
+    delivery = delivery.pinned()  # one body from here on, kept or not
     props = delivery.properties
     properties: dict[str, Any] = {
         name: jsonable(getattr(props, name))
@@ -118,9 +125,11 @@ def delivery_record(delivery: Delivery, body_cap: int | None = DEFAULT_BODY_CAP)
         "queue": delivery.queue,
         "redelivered": bool(delivery.redelivered),
         "properties": properties,
-        "size": len(delivery.body),
+        "size": delivery.size,
     }
-    record.update(_body_fields(delivery.body, body_cap))
+    kept = delivery.body_kept
+    record.update(_body_fields(delivery.body, body_cap, kept))
+    record["body_kept"] = kept
     return record
 
 

@@ -3,7 +3,10 @@
 Workers never wait on the reader: a :class:`Mailbox` is a pair of bounded
 deques (append and popleft are atomic under the GIL) plus an event the reader
 may wait on. When the reader falls behind, the oldest deliveries are dropped
-from the hand-off, never from the counts.
+from the hand-off, never from the counts. With a body budget, a body longer
+than a preview is handed over as its preview plus the whole body, which the
+budget keeps only among the newest (:mod:`.body_budget`): what waits in the
+hand-off is bounded in bytes as well as in number.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
+from .body_budget import PREVIEW_BYTES, BodyBudget
 from .delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER, Delivery
 from .states import StateChange, WorkerState
 
@@ -38,9 +42,13 @@ class Mailbox:
         origin: str | None = None,
         max_latencies: int = 1000,
         max_tracked: int = 200_000,
+        body_budget: int | None = None,
     ) -> None:
+        """``body_budget``: bytes of whole bodies kept, newest first (None: every
+        body is handed over whole, as ``fanout-tui listen`` wants them)."""
         self._deliveries: deque[Delivery] = deque(maxlen=max_deliveries)
         self._events: deque[StateChange] = deque(maxlen=max_events)
+        self.bodies = BodyBudget(body_budget) if body_budget is not None else None
         # Worked out here, in the worker thread, as each delivery lands: a few
         # arithmetic operations, where handing every delivery to the UI thread
         # to do it cost the UI most of its time under a burst (profiled).
@@ -66,6 +74,10 @@ class Mailbox:
 
     # Worker side -----------------------------------------------------------
     def put_delivery(self, delivery: Delivery) -> None:
+        bodies = self.bodies
+        # The length test first: a short body costs no call.
+        if bodies is not None and len(delivery.body) > PREVIEW_BYTES:
+            delivery = bodies.keep(delivery)
         self.received += 1
         self.last_at = delivery.received_at
         self._deliveries.append(delivery)

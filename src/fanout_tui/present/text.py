@@ -78,7 +78,8 @@ def has_unstable_width(text: str) -> bool:
     return not text.isascii() and not UNSTABLE_WIDTH.isdisjoint(text)
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
+    """``512 B``, ``64.0 KiB``, ``16.0 MiB``."""
     if n < 1024:
         return f"{n:,} B"
     if n < 1024 * 1024:
@@ -86,20 +87,21 @@ def _size(n: int) -> str:
     return f"{n / (1024 * 1024):,.1f} MiB"
 
 
-def sanitize(body: bytes | str, limit: int = DEFAULT_LIMIT) -> str:
+def sanitize(body: bytes | str, limit: int = DEFAULT_LIMIT, size: int | None = None) -> str:
     """One printable line for ``body``, at most about ``limit`` characters.
 
     UTF-8 text is shown as it is; bytes that are not UTF-8 appear as ``\\xNN``;
     control and other invisible characters are escaped; a cut body ends with a
     marker giving its full size. Only a prefix of a large body is decoded, so
-    a 10 MiB body costs no more than a short one.
+    a 10 MiB body costs no more than a short one. ``size``: bytes of the whole
+    body when ``body`` is only its first part (a preview).
     """
     if isinstance(body, str):
         total = len(body.encode("utf-8", "surrogatepass"))
         text = body[: limit + 1]
         partial = len(body) > len(text)
     else:
-        total = len(body)
+        total = len(body) if size is None else max(size, len(body))
         # At most 4 bytes a character; a sequence cut at the end of the prefix
         # is left undecoded rather than shown as garbage.
         chunk = body[: limit * 4 + 4]
@@ -109,7 +111,7 @@ def sanitize(body: bytes | str, limit: int = DEFAULT_LIMIT) -> str:
     cut = partial or len(text) > limit
     line = escape_text(text[:limit])
     if cut:
-        line += f" … [{_size(total)} in all]"
+        line += f" … [{human_size(total)} in all]"
     return line
 
 
@@ -130,4 +132,11 @@ def seq_label(delivery: Delivery, origin: str | None = None) -> str:
 def delivery_line(delivery: Delivery, origin: str | None = None, limit: int = DEFAULT_LIMIT) -> str:
     """The one line a delivery is shown as: label, receive time, sanitized body."""
     label = seq_label(delivery, origin)
-    return f"{label} {time_of_day(delivery.received_at)} {sanitize(delivery.body, limit)}"
+    body = sanitize(delivery.body, limit, delivery.size)
+    return f"{label} {time_of_day(delivery.received_at)} {body}"
+
+
+def not_kept(size: int, budget: int | None) -> str:
+    """What the detail screen says of a body its pane did not keep whole."""
+    keeps = f"; this pane keeps the newest {human_size(budget)} of bodies" if budget else ""
+    return f"body not kept ({human_size(size)}{keeps})"

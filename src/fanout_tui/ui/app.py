@@ -200,7 +200,9 @@ class FanoutApp(App[None]):
     def _open_detail(self, event: ReceiverPane.DetailRequested) -> None:
         label = seq_label(event.delivery, self.dashboard.origin)
         owner = event.pane.receiver.label
-        screen = MessageDetailScreen(event.delivery, f"{owner} · {label}", owner, self.labels)
+        budget = event.pane.receiver.body_budget
+        title = f"{owner} · {label}"
+        screen = MessageDetailScreen(event.delivery, title, owner, self.labels, body_budget=budget)
         self.push_screen(screen)
 
     def action_export(self) -> None:

@@ -19,7 +19,9 @@ from .widgets.receiver_pane import ReceiverPane
 
 
 def export_in_background(app: App[None], pane: ReceiverPane) -> None:
-    deliveries = pane.deliveries()
+    # The bodies the pane keeps now, held until written: the pane's budget goes
+    # on releasing the oldest for newer ones while the file is written.
+    deliveries = [delivery.pinned() for delivery in pane.deliveries()]
     path = default_export_path(f"R{pane.number}", time.time())
     app.run_worker(
         lambda: _export(app, deliveries, path), thread=True, group="export", exit_on_error=False

@@ -53,7 +53,7 @@ from ...present.bodies import (
     split_long_lines,
     text_lines,
 )
-from ...present.text import has_unstable_width, sanitize
+from ...present.text import has_unstable_width, not_kept, sanitize
 from ..labels import Labels
 
 Mode = Literal["json", "text", "hex"]
@@ -243,10 +243,23 @@ class MessageDetailScreen(Screen[None]):
     ]
 
     def __init__(
-        self, delivery: Delivery, title: str, owner: str = "", labels: Labels | None = None
+        self,
+        delivery: Delivery,
+        title: str,
+        owner: str = "",
+        labels: Labels | None = None,
+        *,
+        body_budget: int | None = None,
     ) -> None:
+        """``body_budget``: bytes of whole bodies the pane keeps, for the note on a
+        body it did not keep."""
         super().__init__(classes="message-detail")
+        # The body as it is now, held while the screen is open: the pane's budget
+        # may release it meanwhile, and the screen shows one body throughout.
+        delivery = delivery.pinned()
         self.delivery = delivery
+        # Only its preview is left when the pane did not keep the whole body.
+        self.not_kept = "" if delivery.body_kept else not_kept(delivery.size, body_budget)
         self.detail_title = title
         self.owner = owner  # the receiver it came from ("R1"), which names its queue
         self.labels = labels or Labels()  # how times and queues are written
@@ -273,7 +286,7 @@ class MessageDetailScreen(Screen[None]):
 
     def _summary(self) -> Content:
         delivery = self.delivery
-        size = len(delivery.body)
+        size = delivery.size
         lines = [
             _field("exchange", sanitize(delivery.exchange, 300) or "(default exchange)"),
             _field("routing key", sanitize(delivery.routing_key, 300) or '""'),
@@ -285,6 +298,9 @@ class MessageDetailScreen(Screen[None]):
             ),
             _field("size", f"{size:,} byte{'' if size == 1 else 's'}"),
         ]
+        if self.not_kept:
+            shown = len(delivery.body)
+            lines.append(_field("body", f"{self.not_kept}; the first {shown:,} bytes are shown"))
         latency = delivery.latency
         if latency is not None:
             lines.append(_field("latency", f"{latency * 1000:,.1f} ms"))
@@ -382,7 +398,10 @@ class MessageDetailScreen(Screen[None]):
         shown = "formatting…" if busy else f"showing {_MODE_LABELS.get(self.mode or '', '')}"
         size = len(self.delivery.body)
         rows = self.body_view.row_count if self.body_view.mode != "note" else 0
-        text = f"Body · {kind} · {size:,} B · {shown}"
+        if self.not_kept:  # the preview only: say so before anything else
+            text = f"{self.not_kept.capitalize()} · preview, {size:,} B · {kind} · {shown}"
+        else:
+            text = f"Body · {kind} · {size:,} B · {shown}"
         if rows:
             text += f" · {rows:,} row{'' if rows == 1 else 's'}"
         if self.escapes_widths and self.mode != "hex":

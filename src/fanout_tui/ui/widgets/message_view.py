@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ...model.body_budget import PREVIEW_CHARS
 from ...model.delivery import Delivery
 from ...present.text import sanitize, seq_label
 from ..compat import (
@@ -31,7 +32,6 @@ from ..compat import (
 from ..labels import Labels
 
 COMPACT_WIDTH = 44  # narrower than this, a pane line leaves out the receive time
-PREVIEW_CHARS = 300  # a pane line is a preview; the full body lives in the delivery
 _STRIP_CACHE = 512  # styled lines kept per pane: a few screens' worth
 
 
@@ -160,7 +160,7 @@ class MessageView(ScrollView, can_focus=False):
         else:
             label = seq_label(item, self.origin)
             seq = styles["ext" if label == "ext" else "seq"]
-            body = Segment(" " + sanitize(item.body, PREVIEW_CHARS), styles["body"])
+            body = Segment(" " + sanitize(item.body, PREVIEW_CHARS, item.size), styles["body"])
             if self._compact:  # the body matters more than the time in a narrow pane
                 strip = Strip([Segment(f"{label:>5}", seq), body])
             else:
