@@ -137,6 +137,7 @@ def delivery_line(delivery: Delivery, origin: str | None = None, limit: int = DE
 
 
 def not_kept(size: int, budget: int | None) -> str:
-    """What the detail screen says of a body its pane did not keep whole."""
+    """What the detail screen says of a body its pane did not keep whole, after
+    "body": ``not kept (64.0 KiB; this pane keeps the newest 16.0 MiB of bodies)``."""
     keeps = f"; this pane keeps the newest {human_size(budget)} of bodies" if budget else ""
-    return f"body not kept ({human_size(size)}{keeps})"
+    return f"not kept ({human_size(size)}{keeps})"

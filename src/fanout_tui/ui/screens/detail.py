@@ -399,7 +399,7 @@ class MessageDetailScreen(Screen[None]):
         size = len(self.delivery.body)
         rows = self.body_view.row_count if self.body_view.mode != "note" else 0
         if self.not_kept:  # the preview only: say so before anything else
-            text = f"{self.not_kept.capitalize()} · preview, {size:,} B · {kind} · {shown}"
+            text = f"Body {self.not_kept} · preview, {size:,} B · {kind} · {shown}"
         else:
             text = f"Body · {kind} · {size:,} B · {shown}"
         if rows:
