@@ -39,11 +39,13 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
+import render_performance
 from measure import app, raw, tmux_peers
 from measure.common import in_fresh_process, median_pair, percentiles
 from measure.machine import machine
@@ -114,11 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--parts", default=",".join(PARTS), help="comma-separated parts to run")
     add("--quick", action="store_true", help="the live bursts only (CI smoke)")
     add("--receivers", default="1,8,32,64", help="N for the live bursts")
-    add("--messages", type=int, default=20_000, help="per burst or queue, for N < 32")
+    add("--messages", type=int, default=20_000, help="per live burst, for N < 32")
     add("--repeat", type=int, default=5, help="raw/app pairs per N (the median is reported)")
-    add("--wide-messages", type=int, default=5_000, help="per burst or queue, for N >= 32")
+    add("--wide-messages", type=int, default=3_000, help="per burst or queue, for N >= 32")
     add("--wide-repeat", type=int, default=3, help="raw/app pairs per N >= 32")
     add("--drain-receivers", default="1,8,32,64", help="N for the drains")
+    add("--drain-messages", type=int, default=10_000, help="per queue, for N < 32")
     add("--drain-repeat", type=int, default=3, help="raw/app drain pairs per N")
     add(
         "--sizes",
@@ -153,6 +156,7 @@ SETTINGS = (
     "wide_messages",
     "wide_repeat",
     "drain_receivers",
+    "drain_messages",
     "drain_repeat",
     "sizes",
     "large_messages",
@@ -197,8 +201,17 @@ def main() -> int:
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print_table(report)
     print(f"report: {out} ({report['run']['kind']} run)", flush=True)
     return 0
+
+
+def print_table(report: dict[str, Any]) -> None:
+    """The page's results table for this report (render_performance.py renders it)."""
+    print("\n| figure | measured | target |\n| --- | --- | --- |")
+    for row in render_performance.rows(report):
+        print(f"| {row.figure} | {row.measured} | {row.target} |")
+    print()
 
 
 def _messages(args: argparse.Namespace, n: int) -> tuple[int, int]:
@@ -213,54 +226,97 @@ def _show(name: str, value: Any) -> None:
 
 
 def run_parts(args: argparse.Namespace, parts: list[str], report: dict[str, Any]) -> None:
+    """Each part asked for, in the order of PARTS; how long each took goes into
+    the report's run (seconds), so the length of a full run is on record."""
+    seconds = report["run"]["seconds"] = {}
+    for part in PARTS:
+        if part in parts:
+            began = time.monotonic()
+            PART_RUNNERS[part](args, report)
+            seconds[part] = round(time.monotonic() - began, 1)
+            print(f"{part}: {seconds[part]} s", flush=True)
+
+
+def _run_bursts(args: argparse.Namespace, report: dict[str, Any]) -> None:
     url = args.url
-    if "bursts" in parts:
-        for n in _numbers(args.receivers):
-            messages, repeat = _messages(args, n)
-            report["bursts"][str(n)] = burst = _burst(url, n, messages, repeat)
-            _show(f"burst N={n}", burst)
-    if "drains" in parts:
-        report["drains"] = {}
-        for n in _numbers(args.drain_receivers):
-            messages, _ = _messages(args, n)
-            report["drains"][str(n)] = drain = _drain(url, n, messages, args.drain_repeat)
-            _show(f"drain N={n}", drain)
-    if "sizes" in parts:
-        report["sizes"] = {}
-        for size in _numbers(args.sizes):
-            messages = args.messages if size <= 1024 else args.large_messages
-            report["sizes"][str(size)] = s = _burst(url, SIZE_N, messages, args.size_repeat, size)
-            _show(f"size {size} B", s)
-    if "peers" in parts:
-        report["tmux_peers"] = peers = tmux_peers.compare(
-            url, args.peer_receivers, args.peer_messages, args.peer_repeat
-        )
-        _show("tmux peers", peers)
-    if "latency" in parts:
-        report["steady_20_per_s_latency_ms"] = steady = asyncio.run(
-            app.steady_latency(url, 3, args.latency_seconds)
-        )
-        _show("latency", steady)
-    if "startup" in parts:
-        report["startup"] = asyncio.run(app.startup(url, 8))
-        _show("startup", report["startup"])
-        report["launch"] = asyncio.run(app.launch(url, args.launch_receivers))
-        _show("launch", report["launch"])
-    if "memory" in parts:
-        report["memory"] = in_fresh_process(
-            app.memory_main, url, args.memory_deliveries, SIZE_N, 10
-        )
-        _show("memory", report["memory"])
-        report["memory_large"] = in_fresh_process(
-            app.memory_main, url, args.large_memory_deliveries, SIZE_N, LARGE
-        )
-        _show("memory, 64 KiB bodies", report["memory_large"])
-    if "scaling" in parts:
-        report["scaling"] = {}
-        for n in _numbers(args.scaling):
-            messages, _ = _messages(args, n)
-            report["scaling"][str(n)] = s = _burst(url, n, messages, 1)
-            _show(f"scaling N={n}", s)
+    for n in _numbers(args.receivers):
+        messages, repeat = _messages(args, n)
+        report["bursts"][str(n)] = burst = _burst(url, n, messages, repeat)
+        _show(f"burst N={n}", burst)
+
+
+def _run_drains(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["drains"] = {}
+    for n in _numbers(args.drain_receivers):
+        # No publisher bounds a drain, so fewer messages than a live burst last as long.
+        messages = args.wide_messages if n >= WIDE else args.drain_messages
+        report["drains"][str(n)] = drain = _drain(url, n, messages, args.drain_repeat)
+        _show(f"drain N={n}", drain)
+
+
+def _run_sizes(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["sizes"] = {}
+    for size in _numbers(args.sizes):
+        messages = args.messages if size <= 1024 else args.large_messages
+        report["sizes"][str(size)] = s = _burst(url, SIZE_N, messages, args.size_repeat, size)
+        _show(f"size {size} B", s)
+
+
+def _run_peers(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["tmux_peers"] = peers = tmux_peers.compare(
+        url, args.peer_receivers, args.peer_messages, args.peer_repeat
+    )
+    _show("tmux peers", peers)
+
+
+def _run_latency(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["steady_20_per_s_latency_ms"] = steady = asyncio.run(
+        app.steady_latency(url, 3, args.latency_seconds)
+    )
+    _show("latency", steady)
+
+
+def _run_startup(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["startup"] = asyncio.run(app.startup(url, 8))
+    _show("startup", report["startup"])
+    report["launch"] = asyncio.run(app.launch(url, args.launch_receivers))
+    _show("launch", report["launch"])
+
+
+def _run_memory(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["memory"] = in_fresh_process(app.memory_main, url, args.memory_deliveries, SIZE_N, 10)
+    _show("memory", report["memory"])
+    report["memory_large"] = in_fresh_process(
+        app.memory_main, url, args.large_memory_deliveries, SIZE_N, LARGE
+    )
+    _show("memory, 64 KiB bodies", report["memory_large"])
+
+
+def _run_scaling(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["scaling"] = {}
+    for n in _numbers(args.scaling):
+        messages, _ = _messages(args, n)
+        report["scaling"][str(n)] = s = _burst(url, n, messages, 1)
+        _show(f"scaling N={n}", s)
+
+
+PART_RUNNERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
+    "bursts": _run_bursts,
+    "drains": _run_drains,
+    "sizes": _run_sizes,
+    "peers": _run_peers,
+    "latency": _run_latency,
+    "startup": _run_startup,
+    "memory": _run_memory,
+    "scaling": _run_scaling,
+}
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def test_drains(broker_url: str, tmp_path: Path) -> None:
         tmp_path,
         "--parts", "drains",
         "--drain-receivers", "1,3",
-        "--messages", "500",
+        "--drain-messages", "500",
         "--drain-repeat", "1",
         timeout=180,
     )  # fmt: skip

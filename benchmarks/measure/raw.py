@@ -57,7 +57,7 @@ class RawConsumer(threading.Thread):
                 depth = channel.queue_declare(queue=queue, passive=True).method.message_count
                 if depth >= self.expected:
                     break
-                connection.sleep(0.05)
+                connection.sleep(0.25)
             self.filled.set()
             while not self.go.wait(0.05):
                 if self.stop.is_set():
