@@ -355,6 +355,10 @@ def _run_section(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _pairs(count: int) -> str:
+    return f"{count} pair{'s' if count != 1 else ''}"
+
+
 def _counts(entries: dict[str, Any], default_messages: int, what: str) -> str:
     """ "N = 1, 8: 20,000 messages, 5 pairs; N = 32: ..." from the report's own entries."""
     groups: dict[tuple[int, int], list[str]] = {}
@@ -362,7 +366,7 @@ def _counts(entries: dict[str, Any], default_messages: int, what: str) -> str:
         key = (entry.get("messages", default_messages), len(entry.get("ratios_all") or [1]))
         groups.setdefault(key, []).append(n)
     return "; ".join(
-        f"N = {', '.join(ns)}: {messages:,} {what}, {pairs} pair{'s' if pairs != 1 else ''}"
+        f"N = {', '.join(ns)}: {messages:,} {what}, {_pairs(pairs)}"
         for (messages, pairs), ns in groups.items()
     )
 
@@ -379,7 +383,7 @@ def _settings_lines(report: dict[str, Any]) -> list[str]:
         lines.append(
             "Body sizes at N = 8: "
             + "; ".join(
-                f"{_size_name(size)}: {s['messages']:,} messages, {len(s['ratios_all'])} pair(s)"
+                f"{_size_name(size)}: {s['messages']:,} messages, {_pairs(len(s['ratios_all']))}"
                 for size, s in _n_sorted(report["sizes"])
             )
             + "."
@@ -388,7 +392,7 @@ def _settings_lines(report: dict[str, Any]) -> list[str]:
     if peers:
         lines.append(
             f"Tutorial peers in tmux: {peers['receivers']} processes and {peers['receivers']} "
-            f"app panes, {peers['messages']:,} messages, {len(peers['ratios_all'])} pair(s)."
+            f"app panes, {peers['messages']:,} messages, {_pairs(len(peers['ratios_all']))}."
         )
     others = []
     if "steady_20_per_s_latency_ms" in report:
