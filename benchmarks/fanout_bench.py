@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="1024,65536",
         help=f"body sizes in bytes at N = {SIZE_N} (10 B is the live burst's own)",
     )
+    add("--size-messages", type=int, default=10_000, help="per burst, for bodies up to 1 KiB")
     add("--large-messages", type=int, default=2_000, help="per burst, for bodies over 1 KiB")
     add("--size-repeat", type=int, default=3, help="raw/app pairs per body size")
     add("--peer-receivers", type=int, default=8, help="tutorial processes and app panes")
@@ -159,6 +160,7 @@ SETTINGS = (
     "drain_messages",
     "drain_repeat",
     "sizes",
+    "size_messages",
     "large_messages",
     "size_repeat",
     "peer_receivers",
@@ -259,7 +261,7 @@ def _run_sizes(args: argparse.Namespace, report: dict[str, Any]) -> None:
     url = args.url
     report["sizes"] = {}
     for size in _numbers(args.sizes):
-        messages = args.messages if size <= 1024 else args.large_messages
+        messages = args.size_messages if size <= 1024 else args.large_messages
         report["sizes"][str(size)] = s = _burst(url, SIZE_N, messages, args.size_repeat, size)
         _show(f"size {size} B", s)
 
@@ -302,7 +304,8 @@ def _run_scaling(args: argparse.Namespace, report: dict[str, Any]) -> None:
     url = args.url
     report["scaling"] = {}
     for n in _numbers(args.scaling):
-        messages, _ = _messages(args, n)
+        # At most the N = 8 burst's deliveries: the curve's shape, not another long burst.
+        messages = min(args.messages, SIZE_N * args.messages // n)
         report["scaling"][str(n)] = s = _burst(url, n, messages, 1)
         _show(f"scaling N={n}", s)
 

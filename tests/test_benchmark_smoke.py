@@ -89,6 +89,9 @@ def test_bursts_latency_startup_memory_and_scaling(broker_url: str, tmp_path: Pa
     assert report["launch"]["receivers"] == 8
     assert report["launch"]["launch_to_all_consuming_ms"] > 0
     assert set(report["scaling"]) == {"1", "2"}
+    for n, pair in report["scaling"].items():
+        assert_pair(pair, int(n), 300, 1)
+    assert set(report["run"]["seconds"]) == {"bursts", "latency", "startup", "memory", "scaling"}
     rows = rendered_rows(report)
     assert rows["app / raw deliveries/s, live burst, N = 1"].startswith(
         f"{report['bursts']['1']['app_per_s']:,} / "
@@ -128,7 +131,7 @@ def test_body_sizes(broker_url: str, tmp_path: Path) -> None:
         tmp_path,
         "--parts", "sizes",
         "--sizes", "1024,65536",
-        "--messages", "300",
+        "--size-messages", "300",
         "--large-messages", "60",
         "--size-repeat", "1",
         timeout=180,

@@ -89,12 +89,11 @@ def _environment(home: Path) -> dict[str, str]:
         "TERM": "xterm-256color",
         "FANOUT_TUI_CONFIG": str(home / "config.toml"),
         "FANOUT_TUI_DATA_DIR": str(home / "data"),
-        "PYTHONUNBUFFERED": "",
     }
 
 
 def _shell(env: dict[str, str], argv: list[str]) -> str:
-    assigned = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if v)
+    assigned = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     return f"exec env {assigned} {shlex.join(argv)}"
 
 
