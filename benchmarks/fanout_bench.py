@@ -1,24 +1,32 @@
 """The whole pipeline against the raw pika ceiling, in one run, against one broker.
 
-    python benchmarks/fanout_bench.py [--receivers 1,8] [--messages 20000] [--json FILE]
+    python benchmarks/fanout_bench.py [--parts bursts,drains,...] [--json FILE] [counts...]
 
 The report goes to benchmarks/results/latest.json unless --json says otherwise;
 benchmarks/render_performance.py turns it into docs/performance.md. It names
 the machine (CPU, cores, memory, Python, pika, Textual, RabbitMQ versions) and
 whether this was a full run (every setting at its default) or a smoke run.
 
-For each N it measures deliveries per second for
-  * raw: N pika consumer threads in one process, each with its own
-    BlockingConnection and exclusive queue, auto_ack, doing nothing but count;
-  * app: the real dashboard, headless (App.run_test, 200x60), N receiver panes,
-    display on;
-both fed the same burst by a separate publisher process, and the ratio app/raw.
-During the app's burst it records the event loop's lateness and the time from a
-key press to the screen update. Unless --quick, it also measures the publish-to-
-display latency at 20 msg/s, peak RSS over 1,000,000 deliveries on 8 panes,
-ctrl+n to consuming, launch to all receivers consuming, and the scaling with N.
+The parts (--parts picks some; --quick is the live bursts only):
+  bursts   live bursts at each N: raw (N pika consumer threads in one process,
+           auto_ack, doing nothing but count) and the app (headless, 200x60, N
+           panes, display on), both fed the same burst by a publisher process;
+           with the event loop's lateness and key press to screen in the app's
+  drains   N queues filled while nothing consumes, then drained: raw (N consumer
+           threads started together) and the app (receivers paused, their
+           queues filled, all resumed at once)
+  sizes    live bursts of 1 KiB and 64 KiB bodies at N = 8, raw and app (the
+           live bursts' bodies are 10 B)
+  peers    the `fanout-tui` command in tmux against tutorial three's
+           receive_logs.py, one process per tmux pane, the same burst each
+  latency  publish-to-display at 20 msg/s
+  startup  launch to 8 receivers consuming, ctrl+n to consuming and to screen;
+           launch to 64 receivers consuming
+  memory   peak RSS over 1,000,000 small deliveries and over 100,000 of 64 KiB,
+           8 panes, each in a fresh interpreter
+  scaling  one raw/app pair at more N, for the shape of the curve
 
-Deliveries per second = N x messages / (time the publisher started -> time the
+Deliveries per second = N x messages / (time the burst started -> time the
 last copy was received, and for the app, drawn). A figure that misses its
 target is printed as such; the measurement is never loosened to pass.
 """
@@ -29,454 +37,30 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import multiprocessing as mp
 import os
-import platform
-import resource
-import statistics
 import sys
-import threading
 import time
-import uuid
-from dataclasses import dataclass, field
-from importlib import metadata
+from collections.abc import Callable
 from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
-import pika
-from textual import events
+import render_performance
+from measure import app, raw, tmux_peers
+from measure.common import in_fresh_process, median_pair, percentiles
+from measure.machine import machine
 
-from fanout_tui.cli import tune_for_the_dashboard
-from fanout_tui.model.states import WorkerState
-from fanout_tui.settings import Settings
-from fanout_tui.ui.app import FanoutApp
-from fanout_tui.ui.widgets.publish_input import PublishInput
-
-SIZE = (200, 60)
 SCHEMA = 1  # of the JSON report; render_performance.py checks it
 LATEST = Path(__file__).resolve().parent / "results" / "latest.json"
-BODY = b"bench 0123"  # ~10 bytes, as in the measurements in DESIGN.md
-
-
-# --- publisher process --------------------------------------------------------
-def _publish(url: str, exchange: str, count: int, rate: float | None, started: Any) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    channel.exchange_declare(exchange=exchange, exchange_type="fanout")
-    started.put(time.time())
-    interval = 1.0 / rate if rate else 0.0
-    next_at = time.monotonic()
-    for seq in range(1, count + 1):
-        if interval:
-            next_at += interval
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        props = pika.BasicProperties(
-            headers={"x-fanout-seq": seq, "x-fanout-sent-us": int(time.time() * 1_000_000)}
-        )
-        channel.basic_publish(exchange=exchange, routing_key="", body=BODY, properties=props)
-    connection.close()
-
-
-class Publisher:
-    """A burst from another process, so it does not share our GIL."""
-
-    def __init__(self, url: str, exchange: str, count: int, rate: float | None = None) -> None:
-        ctx = mp.get_context("spawn")
-        self._started = ctx.Queue()
-        self.process = ctx.Process(
-            target=_publish, args=(url, exchange, count, rate, self._started), daemon=True
-        )
-
-    def start(self) -> float:
-        self.process.start()
-        return float(self._started.get(timeout=30))
-
-    def join(self) -> None:
-        self.process.join(60)
-
-
-# --- raw ceiling ---------------------------------------------------------------
-class RawConsumer(threading.Thread):
-    def __init__(self, url: str, exchange: str, expected: int) -> None:
-        super().__init__(daemon=True)
-        self.url, self.exchange, self.expected = url, exchange, expected
-        self.count = 0
-        self.bound = threading.Event()
-        self.done_at = 0.0
-
-    def run(self) -> None:
-        connection = pika.BlockingConnection(pika.URLParameters(self.url))
-        channel = connection.channel()
-        channel.exchange_declare(exchange=self.exchange, exchange_type="fanout")
-        queue = channel.queue_declare(queue="", exclusive=True).method.queue
-        channel.queue_bind(queue=queue, exchange=self.exchange)
-
-        def on_message(ch: Any, method: Any, props: Any, body: bytes) -> None:
-            self.count += 1
-            if self.count >= self.expected:
-                self.done_at = time.time()
-                ch.stop_consuming()
-
-        channel.basic_consume(queue=queue, on_message_callback=on_message, auto_ack=True)
-        self.bound.set()
-        channel.start_consuming()
-        connection.close()
-
-
-def measure_raw(url: str, receivers: int, messages: int) -> float:
-    exchange = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    consumers = [RawConsumer(url, exchange, messages) for _ in range(receivers)]
-    for c in consumers:
-        c.start()
-    for c in consumers:
-        c.bound.wait(30)
-    publisher = Publisher(url, exchange, messages)
-    started = publisher.start()
-    for c in consumers:
-        c.join(300)
-    publisher.join()
-    ended = max(c.done_at for c in consumers)
-    return receivers * messages / (ended - started)
-
-
-# --- the app -------------------------------------------------------------------
-@dataclass
-class Probe:
-    """Instruments a running app: loop lateness and key-to-screen times."""
-
-    lateness: list[float] = field(default_factory=list)
-    key_latency: list[float] = field(default_factory=list)
-    displays: list[float] = field(default_factory=list)  # perf_counter of each screen update
-    active: bool = False
-    # Set on every screen update: the key probe waits on it rather than polling, so
-    # the instrument does not wake the app's loop (and take the GIL) thousands of
-    # times a second during the very burst it measures.
-    displayed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def attach(self, app: FanoutApp) -> None:
-        original = app._display
-
-        def display(screen: Any, renderable: Any) -> None:
-            original(screen, renderable)
-            if renderable is not None:
-                self.displays.append(time.perf_counter())
-                self.displayed.set()
-
-        app._display = display  # type: ignore[method-assign]
-
-    async def settled(self, pilot: Any, quiet: float = 0.25, timeout: float = 10.0) -> None:
-        """Until start-up is over: a screen update, then none for ``quiet`` seconds.
-
-        Textual's Footer lays out its keys (a layout of the whole screen) in a
-        callback that runs after the next screen update. Headless, nothing
-        updates the screen between launch and the burst, so that start-up work
-        landed inside every N = 1 burst. ``pilot.pause()`` runs a screen update
-        now. Launch has its own figure (``_startup``); the burst measures a
-        dashboard that is up.
-        """
-        await pilot.pause()
-        since = time.perf_counter()
-        deadline = since + timeout
-        while (now := time.perf_counter()) < deadline:
-            last = max(since, self.displays[-1]) if self.displays else since
-            if now - last >= quiet:
-                return
-            await asyncio.sleep(quiet - (now - last))
-        raise TimeoutError("the screen never settled")
-
-    def shown_after(self, moment: float) -> float | None:
-        """The first screen update at or after ``moment``."""
-        return min((t for t in self.displays if t >= moment), default=None)
-
-    async def loop_lateness(self, period: float = 0.025) -> None:
-        loop = asyncio.get_running_loop()
-        while self.active:
-            before = loop.time()
-            await asyncio.sleep(period)
-            self.lateness.append(loop.time() - before - period)
-
-    async def key_presses(self, app: FanoutApp, every: float = 0.2) -> None:
-        """Press a key in the input now and then; time from the key event being
-        posted to the first screen update after the input's value changed."""
-        box = app.query_one(PublishInput)
-        changed: list[float] = []
-        value_changed = asyncio.Event()
-
-        def on_value(_value: str) -> None:
-            changed.append(time.perf_counter())
-            value_changed.set()
-
-        app.watch(box, "value", on_value, init=False)
-        while self.active:
-            await asyncio.sleep(every)
-            if not self.active:
-                break
-            changed.clear()
-            value_changed.clear()
-            pressed = time.perf_counter()
-            app.post_message(events.Key("x", "x"))
-            await value_changed.wait()
-            while (shown := self.shown_after(changed[0])) is None:
-                self.displayed.clear()
-                await self.displayed.wait()
-            self.key_latency.append(shown - pressed)
-            box.value = ""
-
-
-def _settings(url: str, exchange: str, receivers: int, scrollback: int = 1000) -> Settings:
-    return Settings(urls=(url,), exchange=exchange, receivers=receivers, scrollback=scrollback)
-
-
-async def _until(condition: Any, timeout: float, step: float = 0.005) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("benchmark condition not met in time")
-        await asyncio.sleep(step)
-
-
-def _dashboard(url: str, exchange: str, receivers: int) -> FanoutApp:
-    """The app as `fanout-tui` runs it, process-wide tuning included."""
-    app = FanoutApp(_settings(url, exchange, receivers))
-    tune_for_the_dashboard()
-    return app
-
-
-def _all_consuming(app: FanoutApp, n: int) -> bool:
-    panes = app.panes
-    return len(panes) == n and all(p.state.state is WorkerState.CONSUMING for p in panes)
-
-
-def _all_drawn(app: FanoutApp, expected: int) -> bool:
-    return all(p.received >= expected and p.mailbox.pending == 0 for p in app.panes)
-
-
-async def _app_burst(url: str, receivers: int, messages: int) -> dict[str, Any]:
-    exchange = f"bench-app-{uuid.uuid4().hex[:8]}"
-    app = _dashboard(url, exchange, receivers)
-    probe = Probe()
-    async with app.run_test(size=SIZE) as pilot:
-        probe.attach(app)
-        await _until(lambda: _all_consuming(app, receivers), 60)
-        await probe.settled(pilot)
-        publisher = Publisher(url, exchange, messages)
-        probe.active = True
-        tasks = [
-            asyncio.create_task(probe.loop_lateness()),
-            asyncio.create_task(probe.key_presses(app)),
-        ]
-        started = await asyncio.to_thread(publisher.start)
-        # Polled every 10 ms: finer polling is load on the very loop being measured,
-        # and 10 ms is under 1% of any burst's duration here.
-        await _until(lambda: _all_drawn(app, messages), 600, step=0.01)
-        ended = time.time()
-        probe.active = False
-        await asyncio.gather(*tasks)
-        publisher.join()
-        exact = all(p.received == messages for p in app.panes)
-    return {
-        "rate": receivers * messages / (ended - started),
-        "exact": exact,
-        "lateness": probe.lateness,
-        "key": probe.key_latency,
-    }
-
-
-async def _steady_latency(url: str, receivers: int, seconds: float) -> dict[str, float]:
-    """Publish-to-display at 20 msg/s: send time (header) to the first screen
-    update after the UI drew the message."""
-    exchange = f"bench-lat-{uuid.uuid4().hex[:8]}"
-    app = _dashboard(url, exchange, receivers)
-    probe = Probe()
-    drawn: list[tuple[float, float]] = []  # (perf_counter when drained, sent wall time)
-    async with app.run_test(size=SIZE):
-        probe.attach(app)
-        await _until(lambda: _all_consuming(app, receivers), 60)
-        pane = app.panes[0]
-        original = pane.add_deliveries
-
-        def add_deliveries(deliveries: Any) -> None:
-            deliveries = list(deliveries)
-            now_perf, now_wall = time.perf_counter(), time.time()
-            for d in deliveries:
-                if d.sent_at is not None:
-                    drawn.append((now_perf, now_wall - d.sent_at))
-            original(deliveries)
-
-        pane.add_deliveries = add_deliveries  # type: ignore[method-assign]
-        displays: list[float] = []
-        original_display = app._display
-
-        def display(screen: Any, renderable: Any) -> None:
-            original_display(screen, renderable)
-            if renderable is not None:
-                displays.append(time.perf_counter())
-
-        app._display = display  # type: ignore[method-assign]
-        count = int(seconds * 20)
-        publisher = Publisher(url, exchange, count, rate=20)
-        await asyncio.to_thread(publisher.start)
-        await _until(lambda: pane.received >= count, seconds + 30)
-        await asyncio.sleep(0.2)
-        publisher.join()
-    latencies = []
-    for drained_at, age in drawn:
-        shown = next((t for t in displays if t >= drained_at), None)
-        if shown is not None:
-            latencies.append(age + (shown - drained_at))
-    return _percentiles(latencies)
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-async def _memory(url: str, deliveries: int, receivers: int = 8) -> dict[str, float]:
-    exchange = f"bench-mem-{uuid.uuid4().hex[:8]}"
-    messages = deliveries // receivers
-    app = _dashboard(url, exchange, receivers)
-    samples: list[tuple[int, float]] = []
-    async with app.run_test(size=SIZE):
-        await _until(lambda: _all_consuming(app, receivers), 60)
-        publisher = Publisher(url, exchange, messages)
-        await asyncio.to_thread(publisher.start)
-        while not _all_drawn(app, messages):
-            samples.append((sum(p.received for p in app.panes), _rss_mb()))
-            await asyncio.sleep(0.25)
-        samples.append((sum(p.received for p in app.panes), _rss_mb()))
-        publisher.join()
-    peak = max(rss for _, rss in samples)
-    half = [rss for got, rss in samples if got >= deliveries / 2]
-    return {
-        "peak_rss_mb": round(peak, 1),
-        "rss_at_half_mb": round(half[0], 1),
-        "rss_at_end_mb": round(half[-1], 1),
-        "growth_over_last_half_mb": round(max(half) - half[0], 1),
-    }
-
-
-async def _startup(url: str, receivers: int) -> dict[str, Any]:
-    """Launch to all receivers consuming; ctrl+n to the new receiver consuming
-    (the worker's own report, stamped in its thread) and to the screen showing
-    the new pane (Pilot.press returns once the screen has caught up)."""
-    exchange = f"bench-start-{uuid.uuid4().hex[:8]}"
-    launched = time.perf_counter()
-    app = _dashboard(url, exchange, receivers)
-    async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: _all_consuming(app, receivers), 60, step=0.001)
-        all_consuming = time.perf_counter() - launched
-        await asyncio.sleep(0.5)
-        consuming, shown = [], []
-        for _ in range(5):
-            pressed_wall, pressed = time.time(), time.perf_counter()
-            await pilot.press("ctrl+n")
-            shown.append(time.perf_counter() - pressed)
-            newest = app.panes[-1]
-            await _until(lambda n=newest: n.state.state is WorkerState.CONSUMING, 30, 0.001)
-            consuming.append(newest.state.at - pressed_wall)
-            await asyncio.sleep(0.3)
-    return {
-        "launch_to_all_consuming_ms": round(all_consuming * 1000, 1),
-        "ctrl_n_to_consuming_ms": _percentiles(consuming),
-        "ctrl_n_to_screen_ms": _percentiles(shown),
-    }
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
-
-    return {
-        "n": len(ordered),
-        "p50": round(statistics.median(ordered) * 1000, 1),
-        "p99": at(0.99),
-        "max": round(ordered[-1] * 1000, 1),
-    }
-
-
-def _memory_main(url: str, deliveries: int, results: Any) -> None:
-    results.put(asyncio.run(_memory(url, deliveries)))
-
-
-def _in_fresh_process(target: Any, *args: Any) -> Any:
-    """Run ``target`` in a new interpreter: RSS must not include what earlier
-    measurements left in this process's heap."""
-    ctx = mp.get_context("spawn")
-    results = ctx.Queue()
-    process = ctx.Process(target=target, args=(*args, results))
-    process.start()
-    value = results.get(timeout=1800)
-    process.join(60)
-    return value
-
-
-# --- the machine -------------------------------------------------------------
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _memory_gb() -> float | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return None
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _rabbitmq_version(url: str) -> str:
-    """What the broker says it is, in its connection.start."""
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        props = connection._impl.server_properties
-        version = props.get("version", b"unknown")
-        return version.decode() if isinstance(version, bytes) else str(version)
-    finally:
-        connection.close()
-
-
-def machine(url: str) -> dict[str, Any]:
-    return {
-        "cpu_model": _cpu_model(),
-        "cores": os.cpu_count(),
-        "memory_gb": _memory_gb(),
-        "python": platform.python_version(),
-        "pika": _version("pika"),
-        "textual": _version("textual"),
-        "rabbitmq": _rabbitmq_version(url),
-        "platform": platform.platform(),
-    }
-
-
-# --- driver --------------------------------------------------------------------
-def _paired(url: str, n: int, messages: int, repeat: int) -> dict[str, Any]:
+PARTS = ("bursts", "drains", "sizes", "peers", "latency", "startup", "memory", "scaling")
+WIDE = 32  # from this N on, bursts and drains use --wide-messages and --wide-repeat
+SIZE_N = 8  # receivers for the body sizes and the memory figures
+LARGE = 64 * 1024  # bytes: the large body
+
+
+def _paired(
+    raw_run: Callable[[], float], app_run: Callable[[], dict[str, Any]], repeat: int
+) -> dict[str, Any]:
     """Raw and app back to back, ``repeat`` times; the median pair is reported.
 
     A shared machine drifts from one minute to the next, so each app run is
@@ -487,58 +71,121 @@ def _paired(url: str, n: int, messages: int, repeat: int) -> dict[str, Any]:
     """
     runs = []
     for _ in range(repeat):
-        raw = measure_raw(url, n, messages)
-        app = asyncio.run(_app_burst(url, n, messages))
-        runs.append((app["rate"] / raw, raw, app))
-    runs.sort(key=lambda r: r[0])
-    ratio, raw, app = runs[len(runs) // 2]
+        reference = raw_run()
+        measured = app_run()
+        runs.append((measured["rate"] / reference, reference, measured))
+    ratio, reference, measured = median_pair(runs)
     return {
-        "raw_per_s": round(raw),
-        "app_per_s": round(app["rate"]),
+        "raw_per_s": round(reference),
+        "app_per_s": round(measured["rate"]),
         "ratio": round(ratio, 3),
-        "ratios_all": [round(r[0], 3) for r in runs],
+        "ratios_all": sorted(round(r[0], 3) for r in runs),
         "counts_exact": all(r[2]["exact"] for r in runs),
-        "loop_lateness_ms": _percentiles([x for r in runs for x in r[2]["lateness"]]),
-        "key_to_screen_ms": _percentiles([x for r in runs for x in r[2]["key"]]),
+        "loop_lateness_ms": percentiles([x for r in runs for x in r[2]["lateness"]]),
+        "key_to_screen_ms": percentiles([x for r in runs for x in r[2]["key"]]),
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--url", default=os.environ.get("FANOUT_TUI_URL", "amqp://guest:guest@localhost:5672/%2F")
+def _burst(url: str, n: int, messages: int, repeat: int, size: int = 10) -> dict[str, Any]:
+    result = _paired(
+        lambda: raw.burst(url, n, messages, size),
+        lambda: asyncio.run(app.burst(url, n, messages, size)),
+        repeat,
     )
-    parser.add_argument("--receivers", default="1,8", help="comma-separated N for the burst")
-    parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--scaling", default="1,2,4,8,16,32", help="N for the scaling table")
-    parser.add_argument("--memory-deliveries", type=int, default=1_000_000)
-    parser.add_argument("--latency-seconds", type=float, default=15.0)
-    parser.add_argument("--repeat", type=int, default=5, help="raw/app pairs per N (median)")
-    parser.add_argument("--quick", action="store_true", help="bursts only (CI smoke)")
-    parser.add_argument(
+    return {"receivers": n, "messages": messages, "body_bytes": size, **result}
+
+
+def _drain(url: str, n: int, messages: int, repeat: int) -> dict[str, Any]:
+    result = _paired(
+        lambda: raw.drain(url, n, messages),
+        lambda: asyncio.run(app.drain(url, n, messages)),
+        repeat,
+    )
+    return {"receivers": n, "messages": messages, **result}
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--url", default=os.environ.get("FANOUT_TUI_URL", "amqp://guest:guest@localhost:5672/%2F"))
+    add("--management-url", help="for the broker's version (default: from --url, port 15672)")
+    add("--parts", default=",".join(PARTS), help="comma-separated parts to run")
+    add("--quick", action="store_true", help="the live bursts only (CI smoke)")
+    add("--receivers", default="1,8,32,64", help="N for the live bursts")
+    add("--messages", type=int, default=20_000, help="per live burst, for N < 32")
+    add("--repeat", type=int, default=5, help="raw/app pairs per N (the median is reported)")
+    add("--wide-messages", type=int, default=3_000, help="per burst or queue, for N >= 32")
+    add("--wide-repeat", type=int, default=3, help="raw/app pairs per N >= 32")
+    add("--drain-receivers", default="1,8,32,64", help="N for the drains")
+    add("--drain-messages", type=int, default=10_000, help="per queue, for N < 32")
+    add("--drain-repeat", type=int, default=3, help="raw/app drain pairs per N")
+    add(
+        "--sizes",
+        default="1024,65536",
+        help=f"body sizes in bytes at N = {SIZE_N} (10 B is the live burst's own)",
+    )
+    add("--size-messages", type=int, default=10_000, help="per burst, for bodies up to 1 KiB")
+    add("--large-messages", type=int, default=2_000, help="per burst, for bodies over 1 KiB")
+    add("--size-repeat", type=int, default=3, help="raw/app pairs per body size")
+    add("--peer-receivers", type=int, default=8, help="tutorial processes and app panes")
+    add("--peer-messages", type=int, default=10_000)
+    add("--peer-repeat", type=int, default=3, help="tutorial/app pairs")
+    add("--latency-seconds", type=float, default=15.0)
+    add("--launch-receivers", type=int, default=64)
+    add("--memory-deliveries", type=int, default=1_000_000, help="small bodies, 8 panes")
+    add("--large-memory-deliveries", type=int, default=100_000, help="64 KiB bodies, 8 panes")
+    add("--scaling", default="2,4,16", help="N for one raw/app pair each")
+    add(
         "--json",
         metavar="FILE",
         default=str(LATEST),
         help="where the report goes (default benchmarks/results/latest.json)",
     )
+    return parser
+
+
+SETTINGS = (
+    "parts",
+    "quick",
+    "receivers",
+    "messages",
+    "repeat",
+    "wide_messages",
+    "wide_repeat",
+    "drain_receivers",
+    "drain_messages",
+    "drain_repeat",
+    "sizes",
+    "size_messages",
+    "large_messages",
+    "size_repeat",
+    "peer_receivers",
+    "peer_messages",
+    "peer_repeat",
+    "latency_seconds",
+    "launch_receivers",
+    "memory_deliveries",
+    "large_memory_deliveries",
+    "scaling",
+)
+
+
+def main() -> int:
+    parser = build_parser()
     args = parser.parse_args()
+    parts = ["bursts"] if args.quick else [p for p in args.parts.split(",") if p]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))} (known: {', '.join(PARTS)})")
     # Start multiprocessing's helper process now: spawning it later, from inside a
     # running Textual app, fails on the driver's file descriptors.
     resource_tracker.ensure_running()
 
-    receivers = [int(n) for n in args.receivers.split(",") if n]
-    settings = {
-        name: getattr(args, name)
-        for name in (
-            "receivers",
-            "messages",
-            "repeat",
-            "scaling",
-            "memory_deliveries",
-            "latency_seconds",
-            "quick",
-        )
-    }
+    settings = {name: getattr(args, name) for name in SETTINGS}
     # Full only with every setting at its default: the targets are for those counts.
     full = all(parser.get_default(name) == value for name, value in settings.items())
     report: dict[str, Any] = {
@@ -548,82 +195,131 @@ def main() -> int:
             "date": dt.datetime.now(dt.UTC).date().isoformat(),
             "settings": settings,
         },
-        "machine": machine(args.url),
+        "machine": machine(args.url, args.management_url),
         "messages": args.messages,
         "bursts": {},
     }
-    for n in receivers:
-        report["bursts"][str(n)] = burst = _paired(args.url, n, args.messages, args.repeat)
-        print(f"N={n}: {json.dumps(burst)}", flush=True)
-    if not args.quick:
-        report["steady_20_per_s_latency_ms"] = asyncio.run(
-            _steady_latency(args.url, 3, args.latency_seconds)
-        )
-        print(f"latency: {report['steady_20_per_s_latency_ms']}", flush=True)
-        report["startup"] = asyncio.run(_startup(args.url, 8))
-        print(f"startup: {report['startup']}", flush=True)
-        report["memory"] = _in_fresh_process(_memory_main, args.url, args.memory_deliveries)
-        print(f"memory: {report['memory']}", flush=True)
-        scaling = {}
-        for n in [int(x) for x in args.scaling.split(",") if x]:
-            scaling[str(n)] = _paired(args.url, n, args.messages, 1)
-            print(f"scaling N={n}: {json.dumps(scaling[str(n)])}", flush=True)
-        report["scaling"] = scaling
-    print_table(report)
+    run_parts(args, parts, report)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print_table(report)
     print(f"report: {out} ({report['run']['kind']} run)", flush=True)
     return 0
 
 
 def print_table(report: dict[str, Any]) -> None:
+    """The page's results table for this report (render_performance.py renders it)."""
+    print("\n| figure | measured | target |\n| --- | --- | --- |")
+    for row in render_performance.rows(report):
+        print(f"| {row.figure} | {row.measured} | {row.target} |")
     print()
-    print("| figure | measured | target |")
-    print("| --- | --- | --- |")
-    for n, b in report["bursts"].items():
-        print(
-            f"| app / raw deliveries/s, N = {n} | {b['app_per_s']:,} / {b['raw_per_s']:,}"
-            f" = {b['ratio']:.2f} | ≥ 0.90 |"
-        )
-    for n, b in report["bursts"].items():
-        lat, key = b["loop_lateness_ms"], b["key_to_screen_ms"]
-        print(
-            f"| event-loop lateness during burst, N = {n} | p50 {lat.get('p50')} ms, "
-            f"p99 {lat.get('p99')} ms, max {lat.get('max')} ms | p99 ≤ 100 ms |"
-        )
-        print(
-            f"| key press to screen during burst, N = {n} | p50 {key.get('p50')} ms, "
-            f"max {key.get('max')} ms | ≤ 100 ms |"
-        )
-    if "steady_20_per_s_latency_ms" in report:
-        lat = report["steady_20_per_s_latency_ms"]
-        print(
-            f"| publish-to-display at 20 msg/s | p50 {lat.get('p50')} ms, p99 {lat.get('p99')} ms"
-            " | p50 ≤ 30 ms, p99 ≤ 100 ms |"
-        )
-        mem = report["memory"]
-        print(
-            f"| peak RSS, {report['run']['settings']['memory_deliveries']:,} deliveries"
-            f" over 8 panes | {mem['peak_rss_mb']} MB; "
-            f"+{mem['growth_over_last_half_mb']} MB over the last half | ≤ 150 MB, flat |"
-        )
-        start = report["startup"]
-        print(
-            f"| ctrl+n to consuming | p50 {start['ctrl_n_to_consuming_ms'].get('p50')} ms, "
-            f"max {start['ctrl_n_to_consuming_ms'].get('max')} ms | ≤ 250 ms |"
-        )
-        print(
-            f"| ctrl+n to the new pane on screen | p50 {start['ctrl_n_to_screen_ms'].get('p50')} "
-            f"ms, max {start['ctrl_n_to_screen_ms'].get('max')} ms | |"
-        )
-        print(f"| launch to 8 receivers consuming | {start['launch_to_all_consuming_ms']} ms | |")
-        for n, s in report["scaling"].items():
-            target = "≥ 0.80, all consuming" if n == "32" else ""
-            print(
-                f"| scaling N = {n} | {s['app_per_s']:,} / {s['raw_per_s']:,} = {s['ratio']:.2f} "
-                f"| {target} |"
-            )
+
+
+def _messages(args: argparse.Namespace, n: int) -> tuple[int, int]:
+    """Messages per burst (or per queue) and pairs, for N receivers."""
+    if n >= WIDE:
+        return args.wide_messages, args.wide_repeat
+    return args.messages, args.repeat
+
+
+def _show(name: str, value: Any) -> None:
+    print(f"{name}: {json.dumps(value)}", flush=True)
+
+
+def run_parts(args: argparse.Namespace, parts: list[str], report: dict[str, Any]) -> None:
+    """Each part asked for, in the order of PARTS; how long each took goes into
+    the report's run (seconds), so the length of a full run is on record."""
+    seconds = report["run"]["seconds"] = {}
+    for part in PARTS:
+        if part in parts:
+            began = time.monotonic()
+            PART_RUNNERS[part](args, report)
+            seconds[part] = round(time.monotonic() - began, 1)
+            print(f"{part}: {seconds[part]} s", flush=True)
+
+
+def _run_bursts(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    for n in _numbers(args.receivers):
+        messages, repeat = _messages(args, n)
+        report["bursts"][str(n)] = burst = _burst(url, n, messages, repeat)
+        _show(f"burst N={n}", burst)
+
+
+def _run_drains(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["drains"] = {}
+    for n in _numbers(args.drain_receivers):
+        # No publisher bounds a drain, so fewer messages than a live burst last as long.
+        messages = args.wide_messages if n >= WIDE else args.drain_messages
+        report["drains"][str(n)] = drain = _drain(url, n, messages, args.drain_repeat)
+        _show(f"drain N={n}", drain)
+
+
+def _run_sizes(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["sizes"] = {}
+    for size in _numbers(args.sizes):
+        messages = args.size_messages if size <= 1024 else args.large_messages
+        report["sizes"][str(size)] = s = _burst(url, SIZE_N, messages, args.size_repeat, size)
+        _show(f"size {size} B", s)
+
+
+def _run_peers(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["tmux_peers"] = peers = tmux_peers.compare(
+        url, args.peer_receivers, args.peer_messages, args.peer_repeat
+    )
+    _show("tmux peers", peers)
+
+
+def _run_latency(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["steady_20_per_s_latency_ms"] = steady = asyncio.run(
+        app.steady_latency(url, 3, args.latency_seconds)
+    )
+    _show("latency", steady)
+
+
+def _run_startup(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["startup"] = asyncio.run(app.startup(url, 8))
+    _show("startup", report["startup"])
+    report["launch"] = asyncio.run(app.launch(url, args.launch_receivers))
+    _show("launch", report["launch"])
+
+
+def _run_memory(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["memory"] = in_fresh_process(app.memory_main, url, args.memory_deliveries, SIZE_N, 10)
+    _show("memory", report["memory"])
+    report["memory_large"] = in_fresh_process(
+        app.memory_main, url, args.large_memory_deliveries, SIZE_N, LARGE
+    )
+    _show("memory, 64 KiB bodies", report["memory_large"])
+
+
+def _run_scaling(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    url = args.url
+    report["scaling"] = {}
+    for n in _numbers(args.scaling):
+        # At most the N = 8 burst's deliveries: the curve's shape, not another long burst.
+        messages = min(args.messages, SIZE_N * args.messages // n)
+        report["scaling"][str(n)] = s = _burst(url, n, messages, 1)
+        _show(f"scaling N={n}", s)
+
+
+PART_RUNNERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
+    "bursts": _run_bursts,
+    "drains": _run_drains,
+    "sizes": _run_sizes,
+    "peers": _run_peers,
+    "latency": _run_latency,
+    "startup": _run_startup,
+    "memory": _run_memory,
+    "scaling": _run_scaling,
+}
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from fanout_tui.transport.management import (
     ManagementSettings,
     ManagementUnavailable,
     ManagementUrlError,
+    broker_version,
     list_bindings,
     management_settings,
     management_url_for,
@@ -333,3 +334,41 @@ def test_an_api_not_reached_is_said_so(management_node: Any) -> None:
     with pytest.raises(ManagementUnavailable) as info:
         list_bindings(settings, "amq.fanout")
     assert not info.value.answered
+
+
+# The broker's version ------------------------------------------------------------------
+
+
+def test_the_brokers_version_comes_from_the_api(management_node: Any) -> None:
+    settings = management_settings(management_node.amqp_url, management_node.api_url)
+    version = broker_version(settings)
+    assert version.split(".")[0].isdigit() and version.count(".") >= 1, version
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (http_answer("200 OK", b'{"management_version": "3.10.8"}'), "names no RabbitMQ version"),
+        (http_answer("200 OK", b"[]"), "names no RabbitMQ version"),
+        (http_answer("200 OK", b"<html>hi</html>"), "is not JSON"),
+    ],
+    ids=["no-version", "a-list", "html"],
+)
+def test_no_version_in_the_answer_is_one_line(answer: bytes, words: str) -> None:
+    server = _OneAnswer(answer)
+    try:
+        settings = management_settings("amqp://localhost/", f"http://127.0.0.1:{server.port}")
+        with pytest.raises(ManagementUnavailable) as info:
+            broker_version(settings)
+        assert words in str(info.value) and "\n" not in str(info.value)
+    finally:
+        server.close()
+
+
+def test_a_version_with_control_characters_is_escaped() -> None:
+    server = _OneAnswer(http_answer("200 OK", b'{"rabbitmq_version": "3.13\\u001b[31m"}'))
+    try:
+        settings = management_settings("amqp://localhost/", f"http://127.0.0.1:{server.port}")
+        assert broker_version(settings) == "3.13\\x1b[31m"
+    finally:
+        server.close()

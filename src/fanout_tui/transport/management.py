@@ -381,3 +381,22 @@ def list_bindings(
         )
         for item in data
     ]
+
+
+def broker_version(settings: ManagementSettings, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """The RabbitMQ version the API's node reports (``GET /api/overview``).
+
+    pika's BlockingConnection does not make the broker's connection.start
+    properties public, so this is the way to ask without private attributes.
+    Raises :class:`ManagementUnavailable` with a one-line reason when the API
+    is not reached or its answer names no version.
+    """
+    data = _ask(settings, "/overview", timeout)
+    version = data.get("rabbitmq_version") if isinstance(data, dict) else None
+    if not isinstance(version, str) or not version:
+        raise ManagementUnavailable(
+            "the answer names no RabbitMQ version (is this the RabbitMQ management API?)",
+            settings.shown_url,
+            answered=True,
+        )
+    return escape_text(version)
