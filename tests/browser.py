@@ -108,3 +108,30 @@ def chromium(downloads: Path, width: int = 1400, height: int = 900) -> Iterator[
 def screen_text(driver: Any) -> str:
     """The page terminal's rows as text ("" before the terminal exists)."""
     return str(driver.execute_script(SCREEN_TEXT) or "")
+
+
+def click_text(driver: Any, text: str) -> None:
+    """Click the middle of the first place ``text`` shows in the page's terminal,
+    as a person would with the mouse (xterm turns it into a terminal click)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    rows = screen_text(driver).split("\n")
+    where = next(((y, row.find(text)) for y, row in enumerate(rows) if text in row), None)
+    assert where is not None, f"{text!r} is not on the page's screen:\n" + "\n".join(rows)
+    y, x = where
+    cols, lines = driver.execute_script("return [window.__terminal.cols, window.__terminal.rows]")
+    screen = driver.find_element(By.CSS_SELECTOR, ".xterm-screen")
+    size = screen.size
+    cell_w, cell_h = size["width"] / cols, size["height"] / lines
+    # Offsets from the element's centre (selenium 4's origin for an element).
+    dx = (x + len(text) / 2) * cell_w - size["width"] / 2
+    dy = (y + 0.5) * cell_h - size["height"] / 2
+    ActionChains(driver).move_to_element_with_offset(screen, int(dx), int(dy)).click().perform()
+
+
+def new_tab(driver: Any) -> None:
+    """Open a tab and switch to it; it reads its terminal as the first tab does
+    (a script added through CDP belongs to the tab it was added in)."""
+    driver.switch_to.new_window("tab")
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CATCH_TERMINAL})
