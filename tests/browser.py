@@ -135,3 +135,13 @@ def new_tab(driver: Any) -> None:
     (a script added through CDP belongs to the tab it was added in)."""
     driver.switch_to.new_window("tab")
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CATCH_TERMINAL})
+
+
+def screenshot(driver: Any, scale: float = 1.0) -> bytes:
+    """The page as PNG, scaled (a smaller picture for the README)."""
+    import base64
+
+    width, height = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": scale}
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "clip": clip})
+    return base64.b64decode(shot["data"])

@@ -24,7 +24,7 @@ from typing import Any
 
 import pika
 import pytest
-from browser import chromium, click_text, have_browser, new_tab, screen_text
+from browser import chromium, click_text, have_browser, new_tab, screen_text, screenshot
 from helpers import bind_tutorial_queue, consume, emit_log, unique_exchange, wait_for
 from port_for import get_port
 
@@ -228,6 +228,10 @@ def test_typing_in_the_page_publishes_and_a_pika_message_shows_in_it(
         0.2,
         what="the pika program's message in both panes",
     )
+    # The README's picture of the page: FANOUT_TUI_WEB_SCREENSHOT=docs/serve.png
+    # (kept small: see docs/serving.md for how it is made).
+    if shot := os.environ.get("FANOUT_TUI_WEB_SCREENSHOT"):
+        Path(shot).write_bytes(screenshot(page, scale=0.7))
 
 
 def test_an_export_from_the_page_is_a_browser_download(
