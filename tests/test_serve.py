@@ -123,6 +123,13 @@ def argv_of(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
 
 
+def data_dir_of(pid: int) -> Path:
+    """The session's own data directory (its history), from its environment."""
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    entry = next(e for e in environ if e.startswith(b"FANOUT_TUI_DATA_DIR="))
+    return Path(entry.split(b"=", 1)[1].decode())
+
+
 def open_dashboard(driver: Any, served: Served, receivers: int) -> str:
     """Load the page and wait until its dashboard shows ``receivers`` consuming."""
     driver.get(served.url + "/")
@@ -198,8 +205,7 @@ def test_a_tab_is_a_dashboard_whose_session_holds_no_password_in_argv(
     environ = Path(f"/proc/{session}/environ").read_bytes().split(b"\0")
     assert f"FANOUT_TUI_URL={node.amqp_url}".encode() in environ
     # The session's data directory is its own, not the server user's.
-    data = next(e for e in environ if e.startswith(b"FANOUT_TUI_DATA_DIR="))
-    assert b"fanout-tui-serve-" in data
+    assert "fanout-tui-serve-" in str(data_dir_of(session))
     # The start line says what is exposed.
     output = served.output()
     assert "there is no login: anyone who can reach this port can publish" in output
@@ -220,6 +226,12 @@ def test_typing_in_the_page_publishes_and_a_pika_message_shows_in_it(
         connection.close()
     assert body == b"typed in the browser"
     assert properties.headers["x-fanout-seq"] == 1
+    # What the visitor typed is kept in the tab's own history, not the server user's.
+    (session,) = sessions_of(served)
+    history = data_dir_of(session) / "history.txt"
+    wait_for(history.exists, 5, what="the session's history file")
+    assert json.loads(history.read_text()) == "typed in the browser"
+    assert not (served.log.parent / "server-data").exists()
     wait_for(lambda: "→ 2/2 receivers" in screen_text(page), 15, 0.2, what="the result line, 2/2")
     emit_log(node.amqp_url, served.exchange, "info: sent by a plain pika program")
     wait_for(
@@ -235,7 +247,7 @@ def test_typing_in_the_page_publishes_and_a_pika_message_shows_in_it(
 
 
 def test_an_export_from_the_page_is_a_browser_download(
-    page: Any, browser: tuple[Any, Path]
+    page: Any, browser: tuple[Any, Path], served: Served
 ) -> None:
     from selenium.webdriver.common.keys import Keys
 
@@ -259,6 +271,8 @@ def test_an_export_from_the_page_is_a_browser_download(
         "info: sent by a plain pika program",
     ]
     wait_for(lambda: "your browser downloads" in screen_text(page), 10, 0.2)
+    (session,) = sessions_of(served)
+    assert list(data_dir_of(session).rglob("*.jsonl")) == []  # no copy on the server
 
 
 def test_closing_a_tab_ends_its_session_and_its_queues(
@@ -269,12 +283,15 @@ def test_closing_a_tab_ends_its_session_and_its_queues(
     try:
         open_dashboard(page, served, 2)
         wait_for(lambda: len(bound_queues(node, served.exchange)) == 4, 15, what="4 queues")
-        assert len(sessions_of(served)) == 2
+        first_session, second_session = sessions_of(served)
+        second_data = data_dir_of(second_session)
+        assert second_data != data_dir_of(first_session)
     finally:
         page.close()
         page.switch_to.window(first)
     wait_for(lambda: len(bound_queues(node, served.exchange)) == 2, 10, what="back to 2 queues")
     wait_for(lambda: len(sessions_of(served)) == 1, 10, what="the closed tab's app ended")
+    wait_for(lambda: not second_data.exists(), 5, what="the closed tab's data directory gone")
 
 
 def test_a_bad_option_fails_at_the_terminal_before_anything_is_served(workdir: Path) -> None:
@@ -332,3 +349,24 @@ def test_max_sessions_refuses_another_tab_and_sigterm_ends_everything(
     assert "Traceback" not in output and "Error" not in output, output
     assert not Path(f"/proc/{session}").exists()
     wait_for(lambda: bound_queues(node, served.exchange) == [], 5, what="no queue left")
+
+
+def test_another_sites_page_cannot_open_a_session(served: Served) -> None:
+    """A WebSocket has no same-origin rule: the server checks Origin (and, on a
+    loopback address, the Host a rebound DNS name would bring)."""
+    port = urllib.parse.urlsplit(served.url).port
+
+    def status(headers: dict[str, str]) -> int:
+        request = urllib.request.Request(served.url + "/ws", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert status({"Origin": "https://evil.example"}) == 403
+    rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    assert status(rebound) == 403
+    assert status({}) == 403  # no Origin: not a browser's page
+    # The server's own origin passes the check (and then wants a WebSocket upgrade).
+    assert status({"Origin": served.url}) == 400
