@@ -15,10 +15,6 @@ from pathlib import Path
 from ..locations import ENV_DATA_DIR
 from ..settings import ENV_MANAGEMENT_URL, ENV_URL, Settings
 
-# Set in every session's environment: the app says on screen what a browser
-# session keeps (see ui/web_notes.py), and tests find the sessions' processes.
-ENV_SERVED = "FANOUT_TUI_SERVED"
-
 
 def session_argv(arguments: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "fanout_tui", *arguments]
@@ -36,5 +32,4 @@ def session_environment(
     else:
         env.pop(ENV_MANAGEMENT_URL, None)  # derived from the URL, as in the server
     env[ENV_DATA_DIR] = str(data_dir)
-    env[ENV_SERVED] = "1"
     return env
