@@ -154,15 +154,22 @@ class DashboardServer(Server):
         try:
             width = _int(request.query.get("width", "80"), 80)
             height = _int(request.query.get("height", "24"), 24)
-            await session.start(width, height)
+            try:
+                await session.start(width, height)
+            except OSError as exc:  # the program could not be started at all
+                text = f"\r\n  fanout-tui could not start: {exc.strerror or exc}\r\n"
+                await websocket.send_bytes(text.encode())
+                return websocket
             closer = asyncio.create_task(_close_when_ended(session, websocket))
             await _relay(websocket, session)
         except (asyncio.CancelledError, ConnectionError):
             pass
         finally:
-            await session.stop()
+            await session.stop()  # bounded: quit, else kill
             if closer is not None:
-                await closer
+                closer.cancel()
+            with contextlib.suppress(Exception):
+                await websocket.close()
             self.sessions.discard(session)
             shutil.rmtree(data_dir, ignore_errors=True)
         return websocket
