@@ -252,8 +252,8 @@ def test_an_export_from_the_page_is_a_browser_download(
     from selenium.webdriver.common.keys import Keys
 
     _, downloads = browser
-    # The footer's palette control, clicked as a person would (ctrl+p is the
-    # browser's print key before it is the page's).
+    # The footer's palette control, clicked with the mouse (a click in the page
+    # is a terminal click; ctrl+p opens it too).
     click_text(page, "palette")
     type_in_page(page, "Export pane")
     wait_for(lambda: "Export pane to JSON Lines" in screen_text(page), 10, 0.2)
