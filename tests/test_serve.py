@@ -370,3 +370,18 @@ def test_another_sites_page_cannot_open_a_session(served: Served) -> None:
     assert status({}) == 403  # no Origin: not a browser's page
     # The server's own origin passes the check (and then wants a WebSocket upgrade).
     assert status({"Origin": served.url}) == 400
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(served: Served, workdir: Path) -> None:
+    port = str(urllib.parse.urlsplit(served.url).port)
+    result = subprocess.run(
+        [sys.executable, "-m", "fanout_tui", "serve", "--port", port],
+        env=_env(workdir),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1, result.stderr
+    assert (
+        result.stderr == f"fanout-tui: cannot listen on 127.0.0.1:{port}: address already in use\n"
+    )

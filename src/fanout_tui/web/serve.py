@@ -9,6 +9,7 @@ a subprocess transport collected after it).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -61,7 +62,8 @@ async def _serve(settings: Settings, arguments: list[str], options: ServeOptions
         await runner.cleanup()
         server.remove_workdir()
         where = f"{options.host}:{options.port}"
-        print(f"fanout-tui: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        print(f"fanout-tui: cannot listen on {where}: {reason}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -84,7 +86,8 @@ def _announce(server: DashboardServer, settings: Settings, options: ServeOptions
     address = options.public_url or f"http://{_url_host(options.host)}:{options.port}"
     broker = ", ".join(mask_url(url) for url in settings.urls)
     lines = [
-        f"fanout-tui: serving the dashboard at {address}",
+        f"fanout-tui: serving the dashboard at {address}"
+        + ("" if options.host in ("127.0.0.1", "localhost", "::1") else f" (on {options.host})"),
         f"  each browser tab is a dashboard of its own (at most {options.max_sessions} at once)"
         f" on exchange {settings.exchange!r} of {broker}",
         "  there is no login: anyone who can reach this port can publish with these broker "
