@@ -12,6 +12,8 @@ import argparse
 import gc
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+from urllib.parse import urlsplit
 
 from . import __version__
 from .model.export import delivery_json
@@ -40,9 +42,9 @@ TUTORIAL_MESSAGE = "info: Hello World!"
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
 
 
-def _add_broker_options(parser: argparse.ArgumentParser) -> None:
+def _add_broker_options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     # SUPPRESS: an option given before the subcommand is not reset by the subparser.
-    parser.add_argument(
+    url = parser.add_argument(
         "--url",
         action="append",
         default=argparse.SUPPRESS,
@@ -50,12 +52,13 @@ def _add_broker_options(parser: argparse.ArgumentParser) -> None:
         help="broker URL, amqp:// or amqps:// (repeat for several nodes); "
         "env FANOUT_TUI_URL; default amqp://guest:guest@localhost:5672/%%2F",
     )
-    parser.add_argument(
+    exchange = parser.add_argument(
         "--exchange",
         default=argparse.SUPPRESS,
         metavar="NAME",
         help="fanout exchange name; env FANOUT_TUI_EXCHANGE; default 'logs'",
     )
+    return [url, exchange]
 
 
 def _non_negative(text: str) -> int:
@@ -68,36 +71,102 @@ def _non_negative(text: str) -> int:
     return value
 
 
+# The dashboard's own options (beyond --url and --exchange): given before any
+# command, or after `serve`, which hands them on to every browser session.
+def _add_dashboard_options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [
+        parser.add_argument(
+            "--receivers",
+            type=_non_negative,
+            default=argparse.SUPPRESS,
+            metavar="N",
+            help=f"receivers to start with (0 to {MAX_RECEIVERS}; default 3)",
+        ),
+        parser.add_argument(
+            "--scrollback",
+            type=_non_negative,
+            default=argparse.SUPPRESS,
+            metavar="LINES",
+            help="lines kept in each receiver pane (default 1000)",
+        ),
+        parser.add_argument(
+            "--management-url",
+            default=argparse.SUPPRESS,
+            metavar="URL",
+            help="RabbitMQ management API for the bindings panel, http:// or https:// "
+            "(may carry user:password@; default the broker's user, password and host, "
+            "port 15672); env FANOUT_TUI_MANAGEMENT_URL",
+        ),
+    ]
+
+
+def _positive(text: str) -> int:
+    value = _non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _non_negative(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (1 to 65535): {value}")
+    return value
+
+
+def _public_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError("must be an http:// or https:// address, with a host")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError("must be a plain address, without user, query or #")
+    try:
+        parts.port  # noqa: B018 (parsing it is the check)
+    except ValueError:
+        raise argparse.ArgumentTypeError("has a port that is not a number") from None
+    return text.rstrip("/")
+
+
+def _add_serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    parser.add_argument("--port", type=_port, default=8000, help="default 8000")
+    parser.add_argument(
+        "--public-url",
+        type=_public_url,
+        metavar="URL",
+        help="the address browsers use, when it is not the one listened on "
+        "(a proxy in front: https://dash.example.org)",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=_positive,
+        default=8,
+        metavar="N",
+        help="browser tabs served at once, each its own dashboard (default 8)",
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line, as every other failure is: what is wrong,
+    and where the help is (the usage text would bury the line that matters)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fanout-tui",
         description="Watch a RabbitMQ fanout exchange deliver every message to every queue.",
     )
     parser.add_argument("--version", action="version", version=f"fanout-tui {__version__}")
     _add_broker_options(parser)
-    parser.add_argument(
-        "--receivers",
-        type=_non_negative,
-        default=argparse.SUPPRESS,
-        metavar="N",
-        help=f"receivers to start with (0 to {MAX_RECEIVERS}; default 3)",
-    )
-    parser.add_argument(
-        "--scrollback",
-        type=_non_negative,
-        default=argparse.SUPPRESS,
-        metavar="LINES",
-        help="lines kept in each receiver pane (default 1000)",
-    )
-    parser.add_argument(
-        "--management-url",
-        default=argparse.SUPPRESS,
-        metavar="URL",
-        help="RabbitMQ management API for the bindings panel, http:// or https:// "
-        "(may carry user:password@; default the broker's user, password and host, port 15672); "
-        "env FANOUT_TUI_MANAGEMENT_URL",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_dashboard_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     pub = sub.add_parser(
         "publish",
@@ -136,6 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON object per message, the record an export writes",
     )
+
+    srv = sub.add_parser(
+        "serve",
+        help="serve the dashboard to web browsers, one dashboard per tab",
+        description="Serve the dashboard over HTTP: every browser tab gets a dashboard of "
+        "its own, with its own receivers and queues. There is no login: anyone who can "
+        "reach the port can publish with the configured broker credentials.",
+    )
+    _add_broker_options(srv)
+    _add_dashboard_options(srv)
+    _add_serve_options(srv)
     return parser
 
 
@@ -165,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, BrokerUrlError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     try:
+        if args.command == "serve":
+            return _serve(settings, args)
         if args.command == "publish":
             return _publish(broker, args)
         if args.command == "listen":
@@ -209,6 +291,40 @@ def _dashboard(settings: Settings) -> int:
     tune_for_the_dashboard()
     app.run()
     return app.return_code or 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Every option was checked above, before anything is served: a bad one is
+    this terminal's usage error, not a browser page that never starts."""
+    from .web.serve import ServeOptions, serve  # aiohttp and textual-serve only load here
+
+    options = ServeOptions(
+        host=args.host,
+        port=args.port,
+        public_url=args.public_url,
+        max_sessions=args.max_sessions,
+    )
+    return serve(settings, dashboard_arguments(args), options)
+
+
+def dashboard_arguments(args: argparse.Namespace) -> list[str]:
+    """The dashboard options given on this command line, as arguments for a
+    session's ``python -m fanout_tui``: all but those whose value may hold a
+    password (the URLs), which reach the session through its environment, since
+    any user of the machine can read a process's argv (``ps``). Every option
+    :func:`_add_dashboard_options` defines is handed on, present and future."""
+    probe = argparse.ArgumentParser(add_help=False)
+    actions = _add_broker_options(probe) + _add_dashboard_options(probe)
+    out = []
+    for action in actions:
+        if action.dest in SECRET_OPTIONS or not hasattr(args, action.dest):
+            continue
+        out.append(f"{action.option_strings[-1]}={getattr(args, action.dest)}")
+    return out
+
+
+# Options whose value may hold a password: a session gets them in its environment.
+SECRET_OPTIONS = frozenset({"url", "management_url"})
 
 
 MAX_CONTENT_TYPE = 255  # bytes: an AMQP short string

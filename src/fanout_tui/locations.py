@@ -12,6 +12,7 @@ from pathlib import Path
 from platformdirs import user_config_path, user_data_path
 
 APP_NAME = "fanout-tui"
+ENV_DATA_DIR = "FANOUT_TUI_DATA_DIR"
 
 
 def config_file() -> Path:
@@ -23,7 +24,7 @@ def config_file() -> Path:
 
 def data_directory() -> Path:
     """The user data directory; not created here, so an unwritable one is reported where used."""
-    override = os.environ.get("FANOUT_TUI_DATA_DIR")
+    override = os.environ.get(ENV_DATA_DIR)
     if override:
         return Path(override).expanduser()
     return user_data_path(APP_NAME, appauthor=False)

@@ -152,8 +152,10 @@ def load_settings(
     defaults = Settings()
 
     config_urls = config.get("urls") or ([config["url"]] if "url" in config else None)
-    env_url = env.get(ENV_URL)
-    chosen_urls = urls or ([env_url] if env_url else None) or config_urls or list(defaults.urls)
+    # Several nodes in the variable are separated by spaces (no URL holds a raw
+    # space); ``fanout-tui serve`` hands its URLs to each session this way.
+    env_urls = env.get(ENV_URL, "").split()
+    chosen_urls = urls or env_urls or config_urls or list(defaults.urls)
     chosen = Settings(
         urls=tuple(chosen_urls),
         # An empty variable counts as unset, as it does for the URL.

@@ -44,6 +44,12 @@ from .widgets.receiver_pane import ReceiverPane
 from .widgets.result_line import ResultLine
 from .widgets.status_line import StatusLine
 
+# fanout-tui serve gives each tab a data directory of its own, removed when the tab closes.
+WEB_SESSION_NOTE = (
+    "In a browser: Up recalls what was typed in this tab only, kept until it closes; "
+    "an export is a download"
+)
+
 
 class FanoutApp(App[None]):
     # Absolute, so subclasses defined elsewhere (snapshot tests) find it too.
@@ -85,6 +91,9 @@ class FanoutApp(App[None]):
         self.dashboard.start()
         if self.dashboard.history.error:
             self.query_one(ResultLine).show(self.dashboard.history.error, "warning")
+        elif self.is_web:
+            # Served to a browser: what this visitor keeps, said before they rely on it.
+            self.query_one(ResultLine).show(WEB_SESSION_NOTE, "")
         for _ in range(self.settings.receivers):
             self.action_add_receiver()
         self.set_interval(1.0, self._every_second)

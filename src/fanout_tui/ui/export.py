@@ -2,6 +2,8 @@
 
 A scrollback of large bodies takes a while to write, so the UI hands the
 deliveries to a Textual thread worker and says how it went in a notification.
+In a browser (``fanout-tui serve``) the file is the visitor's: it becomes a
+download (``App.deliver_text``) and nothing stays on the server's disk.
 """
 
 from __future__ import annotations
@@ -37,7 +39,24 @@ def _export(app: App[None], deliveries: list[Delivery], path: Path) -> None:
     except Exception as exc:  # a record that cannot be written: say so, never a traceback
         _notify(app, f"export failed: {type(exc).__name__}: {exc}", "error")
         return
-    _notify(app, f"Exported {count:,} message{'s' if count != 1 else ''} to {path}", "information")
+    messages = f"{count:,} message{'s' if count != 1 else ''}"
+    if app.is_web:
+        app.call_from_thread(_download, app, path, messages)
+        return
+    _notify(app, f"Exported {messages} to {path}", "information")
+
+
+def _download(app: App[None], path: Path, messages: str) -> None:
+    """Hand the file to the browser, then remove it here: the delivery holds it open."""
+    try:
+        app.deliver_text(path, save_filename=path.name, mime_type="application/jsonl")
+    except OSError as exc:
+        app.notify(sanitize(f"export failed: {exc}", 300), severity="error", markup=False)
+        return
+    finally:
+        path.unlink(missing_ok=True)
+    text = f"Exported {messages}: your browser downloads {path.name}"
+    app.notify(sanitize(text, 300), severity="information", markup=False, timeout=10)
 
 
 def _notify(app: App[None], text: str, severity: SeverityLevel) -> None:

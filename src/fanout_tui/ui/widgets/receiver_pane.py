@@ -233,7 +233,7 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
         if self.show_node and self.state.url:
             counts = f"{node_of(self.state.url)} · {counts}"
         if state is WorkerState.CONSUMING:
-            subtitle = f"{counts} · {self.labels.rate(self._rate)} · ⏸"
+            subtitle = f"{counts} · {self.labels.rate(self._rate)} · ‖"
         elif state is WorkerState.PAUSED:
             waiting = self.state.waiting
             depth = "…" if waiting is None else f"{waiting:,}"
