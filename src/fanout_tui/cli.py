@@ -21,7 +21,7 @@ from .model.states import WorkerState
 from .present.outcomes import describe_outcome, outcome_cause
 from .present.text import delivery_line
 from .settings import MAX_RECEIVERS, ConfigError, Settings, load_settings
-from .transport.broker import BrokerSettings, BrokerUrlError
+from .transport.broker import DEFAULT_HEARTBEAT, BrokerSettings, BrokerUrlError
 from .transport.publisher import MessageProperties, Publisher
 from .transport.receiver import ReceiverWorker
 
@@ -56,6 +56,14 @@ def _add_broker_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="fanout exchange name; env FANOUT_TUI_EXCHANGE; default 'logs'",
     )
+    parser.add_argument(
+        "--heartbeat",
+        type=_non_negative,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help=f"AMQP heartbeat interval (0 to 3600, 0 turns heartbeats off; default "
+        f"{DEFAULT_HEARTBEAT}): a silent path to the broker is noticed after about twice this",
+    )
 
 
 def _non_negative(text: str) -> int:
@@ -88,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         metavar="LINES",
         help="lines kept in each receiver pane (default 1000)",
+    )
+    parser.add_argument(
+        "--spread",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="place the receivers round-robin on the --url nodes (R1 on the first, R2 on "
+        "the second, ...) instead of all on the first",
     )
     parser.add_argument(
         "--management-url",
@@ -159,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             receivers=getattr(args, "receivers", None),
             scrollback=getattr(args, "scrollback", None),
             management_url=getattr(args, "management_url", None),
+            heartbeat=getattr(args, "heartbeat", None),
+            spread=getattr(args, "spread", None),
             check_management=args.command not in ("publish", "listen"),
         )
         broker = settings.broker()
