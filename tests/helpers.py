@@ -113,10 +113,9 @@ async def running_app(
     from fanout_tui.settings import Settings  # here: conftest imports this module for every test
     from fanout_tui.ui.app import FanoutApp
 
+    settings.setdefault("urls", (url,))  # several nodes: urls=(...) overrides ``url``
     app = FanoutApp(
-        Settings(
-            urls=(url,), exchange=exchange or unique_exchange(), receivers=receivers, **settings
-        )
+        Settings(exchange=exchange or unique_exchange(), receivers=receivers, **settings)
     )
     async with app.run_test(size=size) as pilot:
         await until(
