@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pika
 import pytest
+from faultproxy import FaultProxy
 from helpers import unique_exchange, wait_for
 from mirakuru.exceptions import ProcessExitedWithError
 from nodes import Cluster, ExecutorWithEnv, start_cluster
@@ -93,6 +95,15 @@ def fault_node(request: pytest.FixtureRequest) -> Any:
 def second_fault_node(request: pytest.FixtureRequest) -> Any:
     """Another independent node (not clustered), for fail-over."""
     return _fault_node(request, "rabbitmq_fault_b")
+
+
+@pytest.fixture
+def fault_link(broker_url: str, broker_node: Any) -> Iterator[FaultProxy]:
+    """A path to the session's private node that the test may delay, throttle
+    and blackhole (tests/faultproxy.py); closed, its thread joined, at the end."""
+    parts = urlsplit(broker_url)
+    with FaultProxy(parts.hostname or "127.0.0.1", parts.port or 5672) as proxy:
+        yield proxy
 
 
 @pytest.fixture

@@ -72,6 +72,8 @@ class _Pipe:
                 stamped, data = await self.queue.get()
                 while True:
                     link = proxy.links[self.direction]
+                    if proxy.closing:
+                        return
                     if link.blackhole:
                         await proxy.changed_event().wait()
                         continue
@@ -107,6 +109,7 @@ class FaultProxy:
         self.passed = {UP: 0, DOWN: 0}  # bytes written on, per direction
         self.accepted = 0  # connections accepted
         self.port = 0
+        self.closing = False
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._changed = asyncio.Event()
@@ -200,15 +203,19 @@ class FaultProxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _shutdown(self) -> None:
+        # Every handler ends by itself once its sockets are gone and its
+        # writers see ``closing``; none is cancelled from outside (asyncio's
+        # stream server would log a cancelled handler as an error).
+        self.closing = True
+        self._changed.set()
         if self._server is not None:
             self._server.close()
         for writer in list(self._writers):
             writer.transport.abort()
-        for task in list(self._tasks):
-            task.cancel()
 
         async def finish() -> None:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=3)
             self._loop.stop()
 
         self._loop.create_task(finish())
