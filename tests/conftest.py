@@ -18,15 +18,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pika
 import pytest
+from faultproxy import FaultProxy
 from helpers import unique_exchange, wait_for
 from mirakuru.exceptions import ProcessExitedWithError
+from nodes import Cluster, ExecutorWithEnv, start_cluster
 from port_for import get_port
 from pytest_rabbitmq import factories
 from pytest_rabbitmq.config import get_config
-from pytest_rabbitmq.factories.executor import RabbitMqExecutor
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 NO_BROKER = (
@@ -96,6 +98,15 @@ def second_fault_node(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
+def fault_link(broker_url: str, broker_node: Any) -> Iterator[FaultProxy]:
+    """A path to the session's private node that the test may delay, throttle
+    and blackhole (tests/faultproxy.py); closed, its thread joined, at the end."""
+    parts = urlsplit(broker_url)
+    with FaultProxy(parts.hostname or "127.0.0.1", parts.port or 5672) as proxy:
+        yield proxy
+
+
+@pytest.fixture
 def exchange() -> str:
     """A fresh exchange name, so tests never see each other's messages."""
     return unique_exchange()
@@ -132,23 +143,6 @@ def broker_node(broker_url: str, request: pytest.FixtureRequest) -> Any:
 
 
 # A node with the management plugin ------------------------------------------------
-
-
-class _ExecutorWithEnv(RabbitMqExecutor):
-    """pytest-rabbitmq's executor with extra environment of its own.
-
-    The executor hands ``os.environ`` plus its own variables to rabbitmq-server
-    each time it starts; these win over both, so this node gets its own config
-    file and plugins while ``private_node_env`` keeps serving the other nodes.
-    """
-
-    def __init__(self, *args: Any, extra_env: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._extra_env = extra_env
-
-    @property
-    def envvars(self) -> dict[str, str]:
-        return {**super().envvars, **self._extra_env}
 
 
 @dataclass(frozen=True)
@@ -193,7 +187,7 @@ def management_node(
     # Its own config: the machine-wide rabbitmq.conf may pin the AMQP listener.
     conf = base / "rabbitmq.conf"
     conf.write_text(f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {http_port}\n")
-    node = _ExecutorWithEnv(
+    node = ExecutorWithEnv(
         config.server,
         "127.0.0.1",
         amqp_port,
@@ -228,3 +222,19 @@ def node_connection(management_node: Any) -> Iterator[pika.BlockingConnection]:
     yield connection
     if connection.is_open:
         connection.close()
+
+
+# A real cluster ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """Three private nodes joined into one cluster (``rabbitmqctl join_cluster``),
+    started once, by the tests that ask for it, and stopped at the session's end.
+    A test that stops a node's app starts it again before it ends."""
+    if not _have_rabbitmq_server():
+        pytest.skip("the cluster tests need private nodes (rabbitmq-server installed)")
+    config = get_config(request)
+    yield from start_cluster(config.server, config.ctl, tmp_path_factory.mktemp("cluster"))

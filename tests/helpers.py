@@ -113,10 +113,9 @@ async def running_app(
     from fanout_tui.settings import Settings  # here: conftest imports this module for every test
     from fanout_tui.ui.app import FanoutApp
 
+    settings.setdefault("urls", (url,))  # several nodes: urls=(...) overrides ``url``
     app = FanoutApp(
-        Settings(
-            urls=(url,), exchange=exchange or unique_exchange(), receivers=receivers, **settings
-        )
+        Settings(exchange=exchange or unique_exchange(), receivers=receivers, **settings)
     )
     async with app.run_test(size=size) as pilot:
         await until(
@@ -126,6 +125,27 @@ async def running_app(
             what=f"{receivers} receivers consuming and the publisher ready",
         )
         yield app, pilot
+
+
+async def key_latencies(app: FanoutApp, pilot: Pilot[Any], presses: int) -> list[float]:
+    """Seconds from a key event posted to the input's value changing, each of
+    ``presses`` times (Pilot.press would wait for the app to go idle)."""
+    from textual import events  # here: conftest imports this module for every test
+
+    from fanout_tui.ui.widgets.publish_input import PublishInput
+
+    box = app.query_one(PublishInput)
+    app.screen.set_focus(box)
+    took = []
+    for _ in range(presses):
+        before = len(box.value)
+        started = time.monotonic()
+        app.post_message(events.Key("x", "x"))
+        await until(pilot, lambda before=before: len(box.value) > before, timeout=5, interval=0.002)
+        took.append(time.monotonic() - started)
+        await pilot.pause(0.05)
+    box.value = ""
+    return took
 
 
 def queue_exists(connection: pika.BlockingConnection, queue: str) -> bool:

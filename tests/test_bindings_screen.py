@@ -4,6 +4,7 @@ app's own bindings. Names are shown as plain text, never as markup."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pika
@@ -131,3 +132,28 @@ async def test_markup_in_the_exchange_name_is_not_parsed() -> None:
         await until(pilot, lambda: screen.refreshes >= 1)
         assert exchange in shown(screen, "#bindings-title")
         assert table_rows(screen) == [(exchange, "q1", "q1", "R1")]
+
+
+async def test_with_several_nodes_it_names_the_node_each_queue_lives_on(
+    management_node: Any, node_connection: pika.BlockingConnection, exchange: str
+) -> None:
+    settings = management_settings(management_node.amqp_url, management_node.api_url)
+    _, ours = bind_tutorial_queue(node_connection, exchange)
+    node_connection.channel().exchange_declare(exchange=f"{exchange}-to", exchange_type="fanout")
+    node_connection.channel().exchange_bind(destination=f"{exchange}-to", source=exchange)
+    screen = BindingsScreen(
+        exchange, settings, lambda: {ours: "R1"}, refresh_interval=0.3, show_nodes=True
+    )
+    app = Host(screen)
+    port = management_node.amqp_url.rsplit(":", 1)[1].split("/")[0]
+    node = f"rabbitmq-mgmt-{port}@{socket.gethostname().split('.')[0]}"
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: screen.refreshes >= 1)
+        assert screen.note == ""
+        assert screen.nodes == {ours: node}  # the API's word, for the queues shown
+        # A queue's node in the last column; an exchange bound to it has none.
+        assert table_rows(screen) == [
+            (exchange, ours, ours, "R1", node),
+            (exchange, f"{exchange}-to (exchange)", "", NOT_OURS, ""),
+        ]
+    node_connection.channel().exchange_delete(exchange=f"{exchange}-to")

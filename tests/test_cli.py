@@ -465,6 +465,14 @@ def test_help_names_the_management_url() -> None:
     assert result.returncode == 0
     assert "--management-url URL" in result.stdout
     assert "FANOUT_TUI_MANAGEMENT_URL" in result.stdout
+    assert "--heartbeat SECONDS" in result.stdout
+    assert "--spread" in result.stdout
+
+
+def test_a_bad_heartbeat_flag_is_a_usage_error(cli_env: dict[str, str]) -> None:
+    result = run_cli(cli_env, "--heartbeat", "4000")
+    line = assert_one_line_error(result, 2)
+    assert "heartbeat must be between 0 and 3600" in line
 
 
 @pytest.mark.parametrize("password", ["Hush/Pw-123", "Hush#Pw-123"])

@@ -11,9 +11,13 @@ import pytest
 from helpers import closed_port, wait_for
 
 from fanout_tui.control.dashboard import Dashboard, Receiver
+from fanout_tui.model.mailbox import Mailbox
 from fanout_tui.model.outcomes import Outcome
-from fanout_tui.model.states import WorkerState
+from fanout_tui.model.states import StateChange, WorkerState
+from fanout_tui.model.tracking import DeliveryTracker
 from fanout_tui.settings import Settings
+from fanout_tui.transport.broker import BrokerSettings
+from fanout_tui.transport.receiver import ReceiverWorker
 
 
 @pytest.fixture
@@ -105,3 +109,48 @@ def test_removing_a_receiver_stops_its_thread(dashboard: Dashboard) -> None:
     dashboard.remove_receiver(receiver)
     assert dashboard.receivers == []
     wait_for(lambda: not receiver.worker.is_alive(), timeout=5, what="the worker ended")
+
+
+def _receiver_on_three_nodes() -> Receiver:
+    urls = tuple(f"amqp://guest:pw@node-{n}:5672/%2F" for n in "abc")
+    worker = ReceiverWorker(BrokerSettings(urls=urls), Mailbox())  # never started
+    return Receiver(1, worker)
+
+
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        (
+            "the broker closed the connection at amqp://guest:***@node-a:5672/%2F: broker "
+            "forced connection closure with reason 'shutdown' (320)",
+            "node node-a:5672 shut down and its exclusive queue died with the node",
+        ),
+        (
+            "connection lost at amqp://guest:***@node-a:5672/%2F",
+            "lost the connection to node node-a:5672, and its exclusive queue with it",
+        ),
+    ],
+)
+def test_a_receiver_back_on_another_node_says_its_queue_died_with_the_old_one(
+    reason: str, said: str
+) -> None:
+    receiver, tracker = _receiver_on_three_nodes(), DeliveryTracker()
+    node_a, node_b = "amqp://guest:***@node-a:5672/%2F", "amqp://guest:***@node-b:5672/%2F"
+    receiver.apply(StateChange(WorkerState.CONSUMING, queue="amq.gen-1", url=node_a), tracker)
+    lost = receiver.apply(StateChange(WorkerState.RECONNECTING, reason, url=node_a), tracker)
+    assert lost == [f"⚠ {reason}"]
+    receiver.apply(StateChange(WorkerState.RECONNECTING, "connection refused", url=node_b), tracker)
+    back = receiver.apply(
+        StateChange(WorkerState.CONSUMING, queue="amq.gen-2", url=node_b), tracker
+    )
+    assert back == [
+        f"{said}; reconnected on node node-b:5672 — new queue amq.gen-2; messages published "
+        "meanwhile were not delivered here"
+    ]
+    assert not any("pw" in line for line in lost + back)
+    # Back on the same node: the plain reconnect line, no node named.
+    receiver.apply(StateChange(WorkerState.RECONNECTING, "connection lost", url=node_b), tracker)
+    again = receiver.apply(
+        StateChange(WorkerState.CONSUMING, queue="amq.gen-3", url=node_b), tracker
+    )
+    assert again[-1].startswith("reconnected — new queue amq.gen-3")

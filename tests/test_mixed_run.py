@@ -1,9 +1,13 @@
 """The long mixed run: 200,000 messages over 8 receivers while their connections
-are closed at random moments. Afterwards every receiver must hold exactly what
-was published while it was connected: within each connection an unbroken run
-of sequence numbers, never a duplicate, never out of order, and gaps only where
-it reconnected (exclusive queues lose what is published in between, and what
-was still waiting in the queue when the connection dropped, by design).
+are closed at random moments, and the links of half of them turn slow and thin
+(200 ms each way, 50 KB/s) for a few seconds at a time: four receivers reach
+the node through a fault proxy each (tests/faultproxy.py). Afterwards every
+receiver must hold exactly what was published while it was connected: within
+each connection an unbroken run of sequence numbers, never a duplicate, never
+out of order, and gaps only where it reconnected (exclusive queues lose what is
+published in between, and what was still waiting in the queue when the
+connection dropped, by design). A slow link costs nothing: a receiver only
+ever slowed down ends with every message.
 
 This checks the AMQP layer the panes are fed from; the panes keep a bounded
 scrollback, so they cannot hold 200,000 lines to check.
@@ -15,9 +19,11 @@ import random
 import re
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import pika
 import pytest
+from faultproxy import FaultProxy
 from helpers import wait_for
 
 from fanout_tui.model.delivery import SEQ_HEADER
@@ -27,7 +33,10 @@ from fanout_tui.transport.broker import BrokerSettings
 from fanout_tui.transport.receiver import ReceiverWorker
 
 RECEIVERS = 8
+PROXIED = 4  # the last four receivers reach the node through a fault proxy each
 MESSAGES = 200_000
+SLOW = {"delay": 0.2, "rate": 50_000}  # a slow, thin link: 200 ms each way, 50 KB/s
+HEARTBEAT = 2  # the proxied receivers': a slow link must not look dead
 _NAME = re.compile(r'connection_name","fanout-tui (R\d+)"')
 
 
@@ -56,24 +65,64 @@ def _close_random_receiver(node: Any, rng: random.Random) -> str | None:
     return name
 
 
+def _proxies(url: str, count: int) -> list[FaultProxy]:
+    """``count`` fault proxies to the node of ``url`` (the caller closes them;
+    if one fails to start, those made already are closed here)."""
+    parts = urlsplit(url)
+    made: list[FaultProxy] = []
+    try:
+        for _ in range(count):
+            made.append(FaultProxy(parts.hostname or "127.0.0.1", parts.port or 5672))
+    except BaseException:
+        for proxy in made:
+            proxy.close()
+        raise
+    return made
+
+
 @pytest.mark.timeout(420)
 def test_mixed_run_every_receiver_gets_exactly_what_it_was_connected_for(
     broker_url: str, broker_node: Any, exchange: str
 ) -> None:
     broker = BrokerSettings(urls=(broker_url,), exchange=exchange)
+    proxies = _proxies(broker_url, PROXIED)
+    # Receiver i's proxy (None: straight to the node).
+    paths: list[FaultProxy | None] = [None] * (RECEIVERS - PROXIED) + list(proxies)
+    settings = [
+        broker
+        if path is None
+        else BrokerSettings(urls=(path.url(broker_url),), exchange=exchange, heartbeat=HEARTBEAT)
+        for path in paths
+    ]
     boxes = [Mailbox(max_deliveries=MESSAGES, max_events=10_000) for _ in range(RECEIVERS)]
-    workers = [ReceiverWorker(broker, box, name=f"R{i + 1}") for i, box in enumerate(boxes)]
+    workers = [ReceiverWorker(settings[i], box, name=f"R{i + 1}") for i, box in enumerate(boxes)]
     seqs: list[list[int]] = [[] for _ in range(RECEIVERS)]
     sessions: list[list[int]] = [[] for _ in range(RECEIVERS)]  # index where each starts
     closed: list[str] = []
+    slowed: list[str] = []
     done = threading.Event()
     rng = random.Random(1234)
 
+    def spoil(index: int, seconds: float, **link: Any) -> None:
+        """Receiver ``index``'s link spoiled for ``seconds`` (or until the run ends)."""
+        path = paths[index]
+        assert path is not None
+        path.set(**link)
+        try:
+            done.wait(seconds)
+        finally:
+            path.clear()
+
     def chaos() -> None:
         while not done.wait(rng.uniform(1.0, 3.0)):
-            name = _close_random_receiver(broker_node, rng)
-            if name:
-                closed.append(name)
+            if rng.random() < 0.5:
+                name = _close_random_receiver(broker_node, rng)
+                if name:
+                    closed.append(name)
+            else:
+                index = rng.randrange(RECEIVERS - PROXIED, RECEIVERS)
+                slowed.append(f"R{index + 1}")
+                spoil(index, rng.uniform(1.0, 3.0), **SLOW)
 
     def collect() -> None:
         for i, box in enumerate(boxes):
@@ -112,8 +161,11 @@ def test_mixed_run_every_receiver_gets_exactly_what_it_was_connected_for(
             worker.request_stop()
         for worker in workers:
             worker.join(5)
+        for proxy in proxies:
+            proxy.close()
 
     assert len(closed) >= 5, f"too few connections were closed: {closed}"
+    assert len(slowed) >= 3, f"too few links were slowed: {slowed}"
     for i in range(RECEIVERS):
         got = seqs[i]
         assert len(got) == boxes[i].received, f"R{i + 1}: deliveries dropped in the test"

@@ -429,3 +429,30 @@ def test_a_raw_slash_hash_or_question_mark_in_the_password_is_masked_too(passwor
     with pytest.raises(BrokerUrlError) as info:
         validate_url(url)
     assert password not in str(info.value)
+
+
+def test_the_default_heartbeat_suits_a_watching_tool(config: Path) -> None:
+    # RabbitMQ's guidance is 5 to 20 s; the broker's own default of 60 s would
+    # leave a dead path looking connected for minutes.
+    settings = load_settings(env={}, config_path=config)
+    assert 5 <= settings.heartbeat <= 20
+    assert settings.broker().parameters(settings.urls[0]).heartbeat == settings.heartbeat
+
+
+def test_spread_comes_from_the_flag_or_the_config(config: Path) -> None:
+    assert load_settings(env={}, config_path=config).spread is False
+    write(config, "spread = true\n")
+    assert load_settings(env={}, config_path=config).spread is True
+    assert load_settings(spread=False, env={}, config_path=config).spread is False
+    write(config, 'spread = "yes"\n')
+    with pytest.raises(ConfigError, match="line 1: 'spread' must be true or false"):
+        load_settings(env={}, config_path=config)
+
+
+def test_spread_rotates_the_url_list_to_start_at_node_i() -> None:
+    urls = tuple(f"amqp://u:pw@node-{n}:5672/%2F" for n in "abc")
+    broker = BrokerSettings(urls=urls, exchange="logs", heartbeat=7)
+    assert broker.spread(0) == broker
+    assert broker.spread(1).urls == (urls[1], urls[2], urls[0])
+    assert broker.spread(5).urls == (urls[2], urls[0], urls[1])  # round the list
+    assert (broker.spread(1).exchange, broker.spread(1).heartbeat) == ("logs", 7)

@@ -23,7 +23,7 @@ from .model.states import WorkerState
 from .present.outcomes import describe_outcome, outcome_cause
 from .present.text import delivery_line
 from .settings import MAX_RECEIVERS, ConfigError, Settings, load_settings
-from .transport.broker import BrokerSettings, BrokerUrlError
+from .transport.broker import DEFAULT_HEARTBEAT, BrokerSettings, BrokerUrlError
 from .transport.publisher import MessageProperties, Publisher
 from .transport.receiver import ReceiverWorker
 
@@ -58,7 +58,15 @@ def _add_broker_options(parser: argparse.ArgumentParser) -> list[argparse.Action
         metavar="NAME",
         help="fanout exchange name; env FANOUT_TUI_EXCHANGE; default 'logs'",
     )
-    return [url, exchange]
+    heartbeat = parser.add_argument(
+        "--heartbeat",
+        type=_non_negative,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help=f"AMQP heartbeat interval (0 to 3600, 0 turns heartbeats off; default "
+        f"{DEFAULT_HEARTBEAT}): a silent path to the broker is noticed after about twice this",
+    )
+    return [url, exchange, heartbeat]
 
 
 def _non_negative(text: str) -> int:
@@ -88,6 +96,13 @@ def _add_dashboard_options(parser: argparse.ArgumentParser) -> list[argparse.Act
             default=argparse.SUPPRESS,
             metavar="LINES",
             help="lines kept in each receiver pane (default 1000)",
+        ),
+        parser.add_argument(
+            "--spread",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="place the receivers round-robin on the --url nodes (R1 on the first, R2 on "
+            "the second, ...) instead of all on the first",
         ),
         parser.add_argument(
             "--management-url",
@@ -239,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             receivers=getattr(args, "receivers", None),
             scrollback=getattr(args, "scrollback", None),
             management_url=getattr(args, "management_url", None),
+            heartbeat=getattr(args, "heartbeat", None),
+            spread=getattr(args, "spread", None),
             check_management=args.command not in ("publish", "listen"),
         )
         broker = settings.broker()
@@ -319,7 +336,12 @@ def dashboard_arguments(args: argparse.Namespace) -> list[str]:
     for action in actions:
         if action.dest in SECRET_OPTIONS or not hasattr(args, action.dest):
             continue
-        out.append(f"{action.option_strings[-1]}={getattr(args, action.dest)}")
+        value = getattr(args, action.dest)
+        if action.nargs == 0:  # a flag (--spread): present or not
+            if value:
+                out.append(action.option_strings[-1])
+            continue
+        out.append(f"{action.option_strings[-1]}={value}")
     return out
 
 

@@ -48,6 +48,9 @@ class Settings:
     # Bytes of whole bodies each pane keeps, newest first (model/body_budget.py);
     # not a config key: tests set it small.
     body_budget: int = PANE_BODY_BUDGET
+    # Receivers placed round-robin on the URLs (R1 on the first, R2 on the
+    # second, ...) instead of all starting on the first.
+    spread: bool = False
 
     def broker(self) -> BrokerSettings:
         return BrokerSettings(urls=self.urls, exchange=self.exchange, heartbeat=self.heartbeat)
@@ -66,6 +69,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "receivers": ((int,), "a whole number"),
     "scrollback": ((int,), "a whole number"),
     "management_url": ((str,), "a string"),
+    "spread": ((bool,), "true or false"),
 }
 
 
@@ -119,7 +123,7 @@ def read_config(path: Path) -> dict[str, Any]:
             known = ", ".join(_KEYS)
             raise ConfigError(f"config file {path}: unknown setting {key!r} (known: {known})")
         types, what = _KEYS[key]
-        if not isinstance(value, types) or isinstance(value, bool):
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise ConfigError(f"config file {path}{_line_of(text, key)}: {key!r} must be {what}")
     if "urls" in data and (not data["urls"] or not all(isinstance(u, str) for u in data["urls"])):
         raise ConfigError(
@@ -138,6 +142,7 @@ def load_settings(
     scrollback: int | None = None,
     heartbeat: int | None = None,
     management_url: str | None = None,
+    spread: bool | None = None,
     env: dict[str, str] | None = None,
     config_path: Path | None = None,
     check_management: bool = True,
@@ -168,6 +173,7 @@ def load_settings(
         management_url=_first_or_none(
             management_url, env.get(ENV_MANAGEMENT_URL) or None, config.get("management_url")
         ),
+        spread=_first(spread, config.get("spread"), defaults.spread),
     )
     # A value that came from the config file is reported with the file (and line).
     where: dict[str, str] = config.get(_WHERE, {})

@@ -19,6 +19,7 @@ from ..model.tracking import DeliveryTracker, ReceiverView, TrackedBurst
 from ..present.outcomes import severity, summarize, summarize_burst
 from ..present.text import sanitize
 from ..settings import MAX_RECEIVERS, Settings
+from ..transport.broker import node_of
 from ..transport.burst import BurstWorker
 from ..transport.publisher import MessageProperties, PublisherWorker
 from ..transport.receiver import ReceiverWorker
@@ -48,6 +49,10 @@ class Receiver:
         self._queue_deleted = False
         # When this receiver's messages were last counted as missed.
         self._missed_counted_at = 0.0
+        # The node its queue lived on (masked URL), and why the connection
+        # there went: a reconnect on another node says the queue died there.
+        self._bound_url = ""
+        self._lost_reason = ""
 
     @property
     def mailbox(self) -> Mailbox:
@@ -79,7 +84,10 @@ class Receiver:
                 self._missed_counted_at = self._missed_counted_at or event.at
         if event.state in _BOUND:
             if self._was_consuming and event.queue != before.queue:
-                if self._queue_deleted:
+                moved = self._moved_line(event)
+                if moved:
+                    lines.append(moved)
+                elif self._queue_deleted:
                     lines.append(
                         f"its queue was deleted; declared a new one ({event.queue}) — messages "
                         "published meanwhile were not delivered here"
@@ -92,6 +100,10 @@ class Receiver:
             self._was_consuming = True
             self._last_failure = ""
             self._queue_deleted = False
+            self._bound_url = event.url
+            self._lost_reason = ""
+        if event.state is WorkerState.RECONNECTING and event.detail and not self._lost_reason:
+            self._lost_reason = event.detail  # the first failure after it was bound
         if event.state is WorkerState.RECONNECTING:
             # Until it is bound again; a failure while reconnecting keeps the cause.
             self._queue_deleted = self._queue_deleted or event.queue_deleted
@@ -101,6 +113,23 @@ class Receiver:
                 self._last_failure = reason
                 lines.append(f"⚠ {reason}")
         return lines
+
+    def _moved_line(self, event: StateChange) -> str:
+        """The line for a receiver back on another node than its queue's ("" if
+        it is the same node, or the queue was deleted rather than lost)."""
+        old, new = node_of(self._bound_url), node_of(event.url)
+        if not self._bound_url or not event.url or old == new or self._queue_deleted:
+            return ""
+        # RabbitMQ closes every connection of a node that stops with
+        # CONNECTION_FORCED and the reason 'shutdown'.
+        if "'shutdown'" in self._lost_reason:
+            lost = f"node {old} shut down and its exclusive queue died with the node"
+        else:
+            lost = f"lost the connection to node {old}, and its exclusive queue with it"
+        return (
+            f"{lost}; reconnected on node {new} — new queue {event.queue}; messages published "
+            "meanwhile were not delivered here"
+        )
 
 
 class Collected:
@@ -160,7 +189,9 @@ class Dashboard:
             body_budget=self.settings.body_budget,
         )
         mailbox.waker = waker
-        worker = ReceiverWorker(self.broker, mailbox, name=f"R{number}")
+        # With --spread R<n> starts on node n (round the list of URLs).
+        broker = self.broker.spread(number - 1) if self.settings.spread else self.broker
+        worker = ReceiverWorker(broker, mailbox, name=f"R{number}")
         receiver = Receiver(number, worker)
         self.receivers.append(receiver)
         self._threads.append(worker)

@@ -7,7 +7,7 @@ place that names a broker uses :func:`mask_url`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import pika
@@ -15,7 +15,10 @@ import pika
 DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
 DEFAULT_EXCHANGE = "logs"
 EXCHANGE_TYPE = "fanout"
-DEFAULT_HEARTBEAT = 30
+# Seconds between heartbeats. A watching tool must notice a silent path soon:
+# RabbitMQ's guidance is 5 to 20 s, and a dead path is declared after two
+# intervals without a byte, so 10 s means noticed within about 20 s.
+DEFAULT_HEARTBEAT = 10
 # How long a connection attempt may take before it counts as failed; short so a
 # worker notices a stop request soon even while the broker is unreachable.
 CONNECT_TIMEOUT = 5.0
@@ -127,6 +130,15 @@ class BrokerSettings:
     @property
     def masked_urls(self) -> tuple[str, ...]:
         return tuple(mask_url(u) for u in self.urls)
+
+    def spread(self, index: int) -> BrokerSettings:
+        """These settings with the URL list rotated to start at node ``index``
+        (modulo the number of nodes), for ``--spread``: receiver i starts on
+        node i and, when that node is lost, moves on to node i + 1, and so on
+        round the list, so one lost node never sends every worker to the same
+        first URL."""
+        start = index % len(self.urls)
+        return replace(self, urls=self.urls[start:] + self.urls[:start])
 
     def parameters(self, url: str, connection_name: str | None = None) -> pika.URLParameters:
         """pika connection parameters for ``url`` with our timeouts applied."""

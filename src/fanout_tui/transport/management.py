@@ -400,3 +400,26 @@ def broker_version(settings: ManagementSettings, timeout: float = DEFAULT_TIMEOU
             answered=True,
         )
     return escape_text(version)
+
+
+def queue_nodes(settings: ManagementSettings, timeout: float = DEFAULT_TIMEOUT) -> dict[str, str]:
+    """Which node each queue of the vhost lives on, by name
+    (``GET /api/queues/{vhost}?columns=name,node``; a queue's ``node`` field).
+
+    Raises :class:`ManagementUnavailable` like :func:`list_bindings`. Entries
+    without a name or a node (a queue type that has none) are left out.
+    """
+    data = _ask(settings, _path("queues", settings.vhost) + "?columns=name,node", timeout)
+    if not isinstance(data, list):
+        raise ManagementUnavailable(
+            "the answer is not a list of queues (is this the RabbitMQ management API?)",
+            settings.shown_url,
+            answered=True,
+        )
+    return {
+        item["name"]: item["node"]
+        for item in data
+        if isinstance(item, dict)
+        and isinstance(item.get("name"), str)
+        and isinstance(item.get("node"), str)
+    }

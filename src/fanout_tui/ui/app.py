@@ -199,7 +199,13 @@ class FanoutApp(App[None]):
             self.screen.dismiss()  # ctrl+b again closes it
             return
         exchange, management = self.dashboard.broker.exchange, self.settings.management()
-        screen = BindingsScreen(exchange, management, self._own_queues, labels=self.labels)
+        screen = BindingsScreen(
+            exchange,
+            management,
+            self._own_queues,
+            labels=self.labels,
+            show_nodes=len(self.dashboard.broker.urls) > 1,
+        )
         self.push_screen(screen)
 
     def _own_queues(self) -> dict[str, str]:

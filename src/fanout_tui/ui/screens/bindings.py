@@ -11,9 +11,10 @@ are sanitized and shown as plain text, never parsed as markup.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from ...transport.management import (
     ManagementSettings,
     ManagementUnavailable,
     list_bindings,
+    queue_nodes,
 )
 from ..labels import Labels
 
@@ -52,6 +54,7 @@ class _Fetched:
     reason: str = ""
     at: float = 0.0
     answered: bool = False  # the API was reached and refused (else: not reached)
+    nodes: dict[str, str] = field(default_factory=dict)  # queue -> node, as the API says
 
 
 def _cell(text: str, style: str = "") -> Text:
@@ -77,6 +80,7 @@ class BindingsScreen(ModalScreen[None]):
         refresh_interval: float = REFRESH_INTERVAL,
         timeout: float = FETCH_TIMEOUT,
         labels: Labels | None = None,
+        show_nodes: bool = False,
     ) -> None:
         super().__init__()
         self.labels = labels or Labels()  # how queues, URLs and times are written
@@ -85,10 +89,15 @@ class BindingsScreen(ModalScreen[None]):
         self.own_queues = own_queues
         self.refresh_interval = refresh_interval
         self.timeout = timeout
+        # A node column (which node each queue lives on) when the app knows
+        # several nodes and the management API names them.
+        self.show_nodes = show_nodes
+        self._node_column = False
         self._fetch_worker: Worker[_Fetched] | None = None
         # What is shown, for tests and callers: rows of (source, destination, routing
         # key, whose), the note (empty when the API answered), and refreshes done.
         self.rows: list[tuple[str, str, str, str]] = []
+        self.nodes: dict[str, str] = {}  # queue -> node, for the queues shown
         self.note = ""
         self.refreshes = 0
 
@@ -150,7 +159,12 @@ class BindingsScreen(ModalScreen[None]):
             found = list_bindings(self.management, self.exchange, timeout=self.timeout)
         except ManagementUnavailable as exc:
             return _Fetched(own, None, str(exc), time.time(), exc.answered)
-        return _Fetched(own, found, "", time.time())
+        nodes: dict[str, str] = {}
+        if self.show_nodes:
+            # Optional: the bindings stand without it, the node cells stay empty.
+            with contextlib.suppress(ManagementUnavailable):
+                nodes = queue_nodes(self.management, timeout=self.timeout)
+        return _Fetched(own, found, "", time.time(), nodes=nodes)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self._fetch_worker:
@@ -193,17 +207,28 @@ class BindingsScreen(ModalScreen[None]):
         table = self.query_one("#bindings-table", DataTable)
         cursor = table.cursor_row
         table.clear()
+        queues = {row[1] for row in rows}
+        self.nodes = {q: n for q, n in fetched.nodes.items() if q in queues}
+        if bool(self.nodes) != self._node_column:
+            self._node_column = bool(self.nodes)
+            if self._node_column:
+                table.add_column("node", key="node")
+            else:
+                table.remove_column("node")
         # This app's queues as their panes name them (pika binds with the queue's
         # name as the routing key, so that is named the same way).
         names = {queue: self.labels.queue(owner, queue) for queue, owner in fetched.own.items()}
         for source, destination, routing_key, whose in rows:
             ours = whose != NOT_OURS
-            table.add_row(
+            cells = [
                 _cell(source),
                 _cell(names.get(destination, destination), "bold" if ours else ""),
                 _cell(names.get(routing_key, routing_key)),
                 _cell(whose, "" if ours else "italic"),
-            )
+            ]
+            if self._node_column:
+                cells.append(_cell(self.nodes.get(destination, "")))
+            table.add_row(*cells)
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
         count = f"{len(rows)} binding{'s' if len(rows) != 1 else ''}"

@@ -82,7 +82,7 @@ class StatusLine(Horizontal):
         consuming = sum(1 for r in receivers if r.state.state is WorkerState.CONSUMING)
         status = self.query_one("#status", Static)
         text = fit_status(
-            sanitize(self.labels.url(dashboard.broker.masked_urls[0]), 300),
+            sanitize(self.labels.url(broker_shown(dashboard)), 300),
             sanitize(repr(dashboard.broker.exchange), 300),
             sanitize(link, 1000),
             (len(receivers), consuming),
@@ -101,6 +101,18 @@ class StatusLine(Horizontal):
             or bool(dashboard.blocked or dashboard.exchange_problem),
             "-down",
         )
+
+
+def broker_shown(dashboard: Dashboard) -> str:
+    """The header's broker: the node the publisher is on (a masked URL, never a
+    password), and with several URLs how many more and whether the receivers
+    are spread over them."""
+    urls = dashboard.broker.masked_urls
+    shown = dashboard.publisher.state.url or urls[0]
+    if len(urls) == 1:
+        return shown
+    more = f"+{len(urls) - 1} node{'s' if len(urls) > 2 else ''}"
+    return f"{shown} ({more}{', receivers spread' if dashboard.settings.spread else ''})"
 
 
 def fit_status(
