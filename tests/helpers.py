@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pika
@@ -251,3 +255,14 @@ def silent_listener() -> socket.socket:
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)
     return sock
+
+
+def renderer() -> ModuleType:
+    """benchmarks/render_performance.py, imported (it is a script, not a package)."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "render_performance.py"
+    spec = importlib.util.spec_from_file_location("render_performance", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

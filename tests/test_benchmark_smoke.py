@@ -4,28 +4,17 @@ counts what it should, and that the page renders what it measured."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from helpers import renderer
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _renderer() -> ModuleType:
-    path = ROOT / "benchmarks" / "render_performance.py"
-    spec = importlib.util.spec_from_file_location("render_performance", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_bench(broker_url: str, tmp_path: Path, *options: str, timeout: float) -> dict[str, Any]:
@@ -49,7 +38,7 @@ def run_bench(broker_url: str, tmp_path: Path, *options: str, timeout: float) ->
 
 def rendered_rows(report: dict[str, Any]) -> dict[str, str]:
     """The page's results table for this report: figure -> measured."""
-    return {row.figure: row.measured for row in _renderer().rows(report)}
+    return {row.figure: row.measured for row in renderer().rows(report)}
 
 
 def assert_pair(pair: dict[str, Any], receivers: int, messages: int, pairs: int) -> None:

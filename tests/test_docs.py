@@ -9,15 +9,13 @@ history keeps that.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from helpers import renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -29,16 +27,6 @@ QUICK_START = [
     "```sh\npython3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/fanout-tui\n```",
     '```sh\npython3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/pytest\n```',
 ]
-
-
-def _renderer() -> ModuleType:
-    path = ROOT / "benchmarks" / "render_performance.py"
-    spec = importlib.util.spec_from_file_location("render_performance", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def _report() -> dict[str, Any]:
@@ -56,7 +44,7 @@ def _results_table(page: str) -> list[list[str]]:
 
 
 def test_performance_page_is_what_the_script_renders_from_latest_json() -> None:
-    rendered = _renderer().render(_report())
+    rendered = renderer().render(_report())
     page = (DOCS / "performance.md").read_text(encoding="utf-8")
     assert page == rendered, "run: python benchmarks/render_performance.py"
 
@@ -74,7 +62,7 @@ def test_every_figure_in_the_results_table_has_its_target() -> None:
 
 def test_latest_json_says_what_run_and_machine_it_is() -> None:
     report = _report()
-    assert report["schema"] == _renderer().SCHEMA
+    assert report["schema"] == renderer().SCHEMA
     run = report["run"]
     assert run["kind"] in ("full", "smoke")
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", run["date"])
