@@ -104,24 +104,26 @@ def test_a_dead_path_is_noticed_in_two_heartbeats_and_what_was_written_is_unknow
 ) -> None:
     target = urlsplit(broker_url)
     assert target.hostname is not None and target.port is not None
-    with Blackhole(target.hostname, target.port) as relay:
-        with running(PublisherWorker(relayed(relay, exchange))) as worker:
-            wait_for(lambda: worker.state.state is WorkerState.READY, 10)
-            relay.cut()
-            cut_at = time.monotonic()
-            seq = worker.publish(b"into a dead path")
-            [result] = results_of(worker, 1, timeout=10)
-            noticed = time.monotonic() - cut_at
-            assert result.seq == seq
-            # Written, so it may have reached the broker: never "not sent".
-            assert result.status is Outcome.UNKNOWN
-            assert "the network path is down" in result.reason
-            assert noticed < 2 * HEARTBEAT + 1
-            assert worker.state.state is not WorkerState.READY
-            # Stopping over the dead path (the reconnect waits on it) is quick.
-            started = time.monotonic()
-            assert worker.stop() is True
-            assert time.monotonic() - started < 2.0
+    with (
+        Blackhole(target.hostname, target.port) as relay,
+        running(PublisherWorker(relayed(relay, exchange))) as worker,
+    ):
+        wait_for(lambda: worker.state.state is WorkerState.READY, 10)
+        relay.cut()
+        cut_at = time.monotonic()
+        seq = worker.publish(b"into a dead path")
+        [result] = results_of(worker, 1, timeout=10)
+        noticed = time.monotonic() - cut_at
+        assert result.seq == seq
+        # Written, so it may have reached the broker: never "not sent".
+        assert result.status is Outcome.UNKNOWN
+        assert "the network path is down" in result.reason
+        assert noticed < 2 * HEARTBEAT + 1
+        assert worker.state.state is not WorkerState.READY
+        # Stopping over the dead path (the reconnect waits on it) is quick.
+        started = time.monotonic()
+        assert worker.stop() is True
+        assert time.monotonic() - started < 2.0
 
 
 def test_a_stop_over_a_dead_path_is_quick_before_the_watchdog_sees_it(
@@ -129,12 +131,14 @@ def test_a_stop_over_a_dead_path_is_quick_before_the_watchdog_sees_it(
 ) -> None:
     target = urlsplit(broker_url)
     assert target.hostname is not None and target.port is not None
-    with Blackhole(target.hostname, target.port) as relay:
-        with running(PublisherWorker(relayed(relay, exchange))) as worker:
-            wait_for(lambda: worker.state.state is WorkerState.READY, 10)
-            relay.cut()
-            worker.publish(b"unanswered")
-            started = time.monotonic()
-            assert worker.stop() is True
-            assert time.monotonic() - started < 2.0
-        assert worker.state.state is WorkerState.STOPPED
+    with (
+        Blackhole(target.hostname, target.port) as relay,
+        running(PublisherWorker(relayed(relay, exchange))) as worker,
+    ):
+        wait_for(lambda: worker.state.state is WorkerState.READY, 10)
+        relay.cut()
+        worker.publish(b"unanswered")
+        started = time.monotonic()
+        assert worker.stop() is True
+        assert time.monotonic() - started < 2.0
+    assert worker.state.state is WorkerState.STOPPED
