@@ -273,9 +273,17 @@ class PublisherWorker(LoopWorker):
             return
         heartbeat = float(connection.params.heartbeat or 0)
         self._liveness = Liveness(
-            connection, heartbeat, lambda silence: self._lost(PathLost(silence, heartbeat))
+            connection, heartbeat, lambda silence: self._path_lost(PathLost(silence, heartbeat))
         )
         self._open_channel(self._attempt_failed)
+
+    def _path_lost(self, exc: PathLost) -> None:
+        # Before the channel is ready this is a failed attempt (backoff, next
+        # node); after, a connection lost (what was written is unknown).
+        if self.state.state is WorkerState.READY:
+            self._lost(exc)
+        else:
+            self._attempt_failed(exc)
 
     def _open_channel(self, on_error: Callable[[BaseException], None]) -> None:
         self._opening = True
