@@ -80,7 +80,7 @@ class BurstWorker(LoopWorker):
         self._connection: Any = None
         self._channel: Any = None
         self._liveness: Liveness | None = None
-        self._started = 0.0
+        self._began = 0.0
         self._blocked = False  # the broker blocks the connection (a resource alarm)
         self._closing = False  # shutting down: a close from here on is expected
 
@@ -139,7 +139,7 @@ class BurstWorker(LoopWorker):
         self._channel = channel
         channel.add_on_return_callback(self._returned)
         channel.add_on_close_callback(lambda _channel, reason: self._failed(reason))
-        self._started = time.monotonic()
+        self._began = time.monotonic()
         self._publish_batch()
 
     def _publish_batch(self) -> None:
@@ -153,7 +153,7 @@ class BurstWorker(LoopWorker):
         else:
             # Paced against the start, so the rate holds on average however
             # long each batch took.
-            due = int((time.monotonic() - self._started) * self.rate) + 1 - self.sent
+            due = int((time.monotonic() - self._began) * self.rate) + 1 - self.sent
             if due <= 0:
                 self.ioloop.call_later(min(BATCH_SECONDS, 1 / self.rate), self._publish_batch)
                 return
