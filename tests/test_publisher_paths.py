@@ -1,7 +1,8 @@
 """The publisher over a path that dies and a connection the broker blocks.
 
-A dead path is a relay that stops passing bytes while every socket stays open
-(``blackhole.py``), in front of the session's own node; alarms are raised on a
+A dead path is the fault proxy blackholing both ways while every socket stays
+open (``faultproxy.py``, the ``fault_link`` fixture), in front of the session's
+own node; alarms are raised on a
 private node (``fault_node``) and always lowered again.
 """
 
@@ -9,12 +10,11 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import pika
 import pytest
-from blackhole import Blackhole
 from conftest import node_url
+from faultproxy import FaultProxy
 from helpers import bind_tutorial_queue, consume, wait_for
 from pika.adapters.select_connection import IOLoop
 from test_alarms import memory_alarm
@@ -30,8 +30,8 @@ pytestmark = pytest.mark.timeout(120)
 HEARTBEAT = 1  # seconds: a dead path must be noticed within 2 x this + 1 s
 
 
-def relayed(relay: Blackhole, exchange: str) -> BrokerSettings:
-    return BrokerSettings(urls=(relay.url(),), exchange=exchange, heartbeat=HEARTBEAT)
+def relayed(link: FaultProxy, broker_url: str, exchange: str) -> BrokerSettings:
+    return BrokerSettings(urls=(link.url(broker_url),), exchange=exchange, heartbeat=HEARTBEAT)
 
 
 def test_the_broker_goes_on_sending_heartbeats_to_a_blocked_connection(
@@ -100,16 +100,11 @@ def test_a_blocked_publisher_outlives_many_heartbeat_intervals_and_then_delivers
 
 
 def test_a_dead_path_is_noticed_in_two_heartbeats_and_what_was_written_is_unknown(
-    broker_url: str, exchange: str
+    fault_link: FaultProxy, broker_url: str, exchange: str
 ) -> None:
-    target = urlsplit(broker_url)
-    assert target.hostname is not None and target.port is not None
-    with (
-        Blackhole(target.hostname, target.port) as relay,
-        running(PublisherWorker(relayed(relay, exchange))) as worker,
-    ):
+    with running(PublisherWorker(relayed(fault_link, broker_url, exchange))) as worker:
         wait_for(lambda: worker.state.state is WorkerState.READY, 10)
-        relay.cut()
+        fault_link.set(blackhole=True)
         cut_at = time.monotonic()
         seq = worker.publish(b"into a dead path")
         [result] = results_of(worker, 1, timeout=10)
@@ -127,16 +122,11 @@ def test_a_dead_path_is_noticed_in_two_heartbeats_and_what_was_written_is_unknow
 
 
 def test_a_stop_over_a_dead_path_is_quick_before_the_watchdog_sees_it(
-    broker_url: str, exchange: str
+    fault_link: FaultProxy, broker_url: str, exchange: str
 ) -> None:
-    target = urlsplit(broker_url)
-    assert target.hostname is not None and target.port is not None
-    with (
-        Blackhole(target.hostname, target.port) as relay,
-        running(PublisherWorker(relayed(relay, exchange))) as worker,
-    ):
+    with running(PublisherWorker(relayed(fault_link, broker_url, exchange))) as worker:
         wait_for(lambda: worker.state.state is WorkerState.READY, 10)
-        relay.cut()
+        fault_link.set(blackhole=True)
         worker.publish(b"unanswered")
         started = time.monotonic()
         assert worker.stop() is True
