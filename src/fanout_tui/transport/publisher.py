@@ -199,7 +199,9 @@ class PublisherWorker(LoopWorker):
         self._connection: Any = None
         self._liveness: Liveness | None = None
         self._channel: Any = None  # the confirming channel, once requests may be written
-        self._opening = False  # a connection or a channel is on its way: requests wait
+        # A connection or a channel is on its way: requests wait. True from the
+        # start, so a request handled before the first connect begins waits too.
+        self._opening = True
         self._waiting: list[_Request] = []  # requests that came meanwhile
         self._tags = itertools.count(1)
         self._in_flight: OrderedDict[int, _InFlight] = OrderedDict()  # delivery tag -> message
