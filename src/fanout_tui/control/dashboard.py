@@ -348,7 +348,7 @@ class Dashboard:
         if (record.sent, record.unroutable) != (burst.sent, burst.unroutable):
             record.sent, record.unroutable = burst.sent, burst.unroutable
             self.tracker.version += 1
-        if not burst.finished:
+        if not burst.done:
             return False
         record.done, record.cancelled, record.error = True, burst.cancelled, burst.error or ""
         self.tracker.version += 1

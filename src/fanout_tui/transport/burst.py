@@ -5,19 +5,29 @@ free for what the user types meanwhile. It publishes with the same origin and
 a block of sequence numbers reserved up front, so receivers' copies are
 tracked like any other message. Progress is plain counters the UI reads; the
 UI never waits on the thread and the thread never waits on the UI.
+
+The thread runs pika's ``SelectConnection`` on its own IOLoop (``loop.py``), so
+a cancel is seen at once, even while the broker blocks the connection.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from .broker import BrokerSettings
-from .publisher import MessageProperties, Publisher
-from .worker import Reconnect, Worker
+from .broker import BrokerSettings, mask_url, vhost_of
+from .errors import PathLost, describe_error
+from .loop import Liveness, LoopWorker, close_quietly
+from .publisher import MessageProperties, check_properties, stamped_properties
+from .steps import AsyncSteps
+from .topology import exchange_steps
+from .worker import Reconnect
 
 MAX_BURST = 1_000_000
 BATCH_SECONDS = 0.05  # a paced burst publishes what is due every this often
-MAX_BATCH = 500  # messages between two barriers (see Publisher.settle_batch)
+# Messages between two barriers (see BurstWorker._publish_batch): enough to keep
+# the connection busy, few enough that a cancel takes effect soon.
+MAX_BATCH = 500
 
 
 def burst_body(text: str, index: int, count: int) -> bytes:
@@ -25,9 +35,16 @@ def burst_body(text: str, index: int, count: int) -> bytes:
     return f"{text} {index}/{count}".encode()
 
 
-class BurstWorker(Worker):
+class BurstWorker(LoopWorker):
     """Publish ``count`` copies, at most ``rate`` per second (None: as fast as the
-    broker takes them), until done, cancelled, or the connection fails."""
+    broker takes them), until done, cancelled, or the connection fails.
+
+    A confirm per message would cap a burst at one round trip each. The copies
+    go out in batches on a channel without confirms, still ``mandatory``, each
+    batch followed by one synchronous call on the same channel: the broker
+    handles a channel's commands in order, so its reply means every message
+    before it was routed, and the returns of the unroutable ones came first.
+    """
 
     def __init__(
         self,
@@ -45,8 +62,8 @@ class BurstWorker(Worker):
             raise ValueError(f"a burst is 1 to {MAX_BURST:,} messages, not {count:,}")
         if rate is not None and rate <= 0:
             raise ValueError("the rate must be more than 0 messages per second")
-        # A burst waits for its batches in settle_batch, so a block must time out.
-        self.publisher = Publisher(broker, origin, hold_when_blocked=False)
+        self.broker = broker
+        self.origin = origin
         self.first_seq = first_seq
         self.count = count
         self.text = text
@@ -56,7 +73,16 @@ class BurstWorker(Worker):
         self.sent = 0
         self.unroutable = 0
         self.error: str | None = None
-        self.finished = False
+        self.done = False
+        # Worker thread only:
+        self._retry = Reconnect(broker.urls)
+        self._url = ""
+        self._connection: Any = None
+        self._channel: Any = None
+        self._liveness: Liveness | None = None
+        self._began = 0.0
+        self._blocked = False  # the broker blocks the connection (a resource alarm)
+        self._closing = False  # shutting down: a close from here on is expected
 
     def cancel(self) -> None:
         """End the burst early: the user's word for :meth:`request_stop`."""
@@ -67,45 +93,140 @@ class BurstWorker(Worker):
         """A cancel (or stop) was asked for, whether or not the burst was done by then."""
         return self.stopping
 
-    def _connect(self) -> None:
-        """The first node that answers, in the order the other workers fail over."""
-        retry = Reconnect(self.publisher.broker.urls)
-        while True:
-            try:
-                self.publisher.connect(retry.url)
-                return
-            except Exception:
-                retry.failed()  # no wait: each node is tried once, at once
-                if retry.attempt == len(retry.urls):
-                    raise
-
-    def run(self) -> None:
+    # Worker thread -------------------------------------------------------------
+    def begin(self) -> None:
         try:
-            self.publisher.check_properties(self.properties)
+            check_properties(self.properties)
+        except ValueError as exc:
+            self.error = str(exc)
+            self.finish()
+            return
+        self._connect()
+
+    def _connect(self) -> None:
+        """The next node, in the order the other workers fail over; each once."""
+        url = self._retry.url
+        self._url = url
+        params = self.broker.parameters(url, "fanout-tui burst")
+        # params keep a blocked-connection timeout: a burst the broker blocks
+        # for long ends with that reason rather than waiting without end.
+        try:
+            self._connection = self.open_connection(
+                params, self._opened, self._closed, self._closed
+            )
+        except Exception as exc:  # parameters pika refuses to use
+            self._failed(exc)
+            return
+        self._connection.add_on_connection_blocked_callback(self._on_blocked)
+        self._connection.add_on_connection_unblocked_callback(self._on_unblocked)
+
+    def _on_blocked(self, _connection: Any, _frame: Any) -> None:
+        self._blocked = True
+
+    def _on_unblocked(self, _connection: Any, _frame: Any) -> None:
+        self._blocked = False
+
+    def _opened(self, connection: Any) -> None:
+        if connection is not self._connection:
+            return
+        heartbeat = float(connection.params.heartbeat or 0)
+        self._liveness = Liveness(
+            connection, heartbeat, lambda silence: self._failed(PathLost(silence, heartbeat))
+        )
+        AsyncSteps(connection, exchange_steps(self.broker.exchange), self._ready, self._failed)
+
+    def _ready(self, channel: Any) -> None:
+        self._channel = channel
+        channel.add_on_return_callback(self._returned)
+        channel.add_on_close_callback(lambda _channel, reason: self._failed(reason))
+        self._began = time.monotonic()
+        self._publish_batch()
+
+    def _publish_batch(self) -> None:
+        if self.stopping:
+            return  # the stop's own wake shuts the connection down
+        if self.sent >= self.count:
+            self.shut_down()
+            return
+        if self.rate is None:
+            due = MAX_BATCH
+        else:
+            # Paced against the start, so the rate holds on average however
+            # long each batch took.
+            due = int((time.monotonic() - self._began) * self.rate) + 1 - self.sent
+            if due <= 0:
+                self.ioloop.call_later(min(BATCH_SECONDS, 1 / self.rate), self._publish_batch)
+                return
+        channel = self._channel
+        exchange = self.broker.exchange
+        for _ in range(min(due, MAX_BATCH, self.count - self.sent)):
+            index = self.sent
+            channel.basic_publish(
+                exchange=exchange,
+                routing_key="",
+                body=burst_body(self.text, index + 1, self.count),
+                properties=stamped_properties(
+                    self.origin, self.first_seq + index, time.time(), self.properties
+                ),
+                mandatory=True,
+            )
+            self.sent = index + 1  # counted as it goes out, before any copy lands
+        channel.exchange_declare(exchange, passive=True, callback=self._settled)
+
+    def _settled(self, _frame: Any) -> None:
+        self._publish_batch()
+
+    def _returned(self, *_args: Any) -> None:
+        self.unroutable += 1
+
+    def _closed(self, connection: Any, reason: BaseException) -> None:
+        if connection is not self._connection:
+            return
+        self._connection = None
+        if self.stopping or self._closing:
+            self.finish()
+        else:
+            self._failed(reason)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self.stopping or self._closing:
+            self.shut_down()
+            return
+        reason = describe_error(exc, mask_url(self._url), vhost_of(self._url))
+        connected = self._channel is not None
+        self._drop()
+        if not connected and self._retry.attempt + 1 < len(self._retry.urls):
+            self._retry.failed()  # no wait: each node is tried once, at once
             self._connect()
-            started = time.monotonic()
-            while self.sent < self.count and not self.stopping:
-                if self.rate is None:
-                    due = MAX_BATCH
-                else:
-                    # Paced against the start, so the rate holds on average
-                    # however long each batch took.
-                    due = int((time.monotonic() - started) * self.rate) + 1 - self.sent
-                    if due <= 0:
-                        self.sleep(min(BATCH_SECONDS, 1 / self.rate))
-                        self.publisher.poll()  # heartbeats, however slow the rate
-                        continue
-                for _ in range(min(due, MAX_BATCH, self.count - self.sent)):
-                    index = self.sent
-                    self.publisher.send_unconfirmed(
-                        self.first_seq + index,
-                        burst_body(self.text, index + 1, self.count),
-                        self.properties,
-                    )
-                    self.sent = index + 1  # counted as it goes out, before any copy lands
-                self.unroutable += self.publisher.settle_batch()
-        except Exception as exc:
-            self.error = self.publisher.describe(exc)
-        finally:
-            self.publisher.close()
-            self.finished = True
+            return
+        self.error = reason
+        self.finish()
+
+    def _drop(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if self._liveness is not None:
+            self._liveness.stop()
+            self._liveness = None
+        close_quietly(connection)
+
+    def shut_down(self) -> None:
+        self._closing = True
+        if self._liveness is not None:
+            self._liveness.stop()
+            self._liveness = None
+        connection, self._channel = self._connection, None
+        if connection is None or not (connection.is_open or connection.is_closing):
+            self.finish()
+            return
+        close_quietly(connection)
+        if self._blocked:
+            # The broker does not read a blocked connection: no Close-Ok would
+            # come. The Close is read when the alarm clears; the thread ends now.
+            self.finish()
+        # Otherwise the connection's close callback finishes.
+
+    def crashed(self, exc: Exception) -> None:
+        self.error = f"internal error: {describe_error(exc)}"
+
+    def finished(self) -> None:
+        self.done = True

@@ -174,8 +174,11 @@ def describe_error(exc: BaseException, url: str = "", vhost: str = "/") -> str:
         return f"connection lost{where}"
     if isinstance(exc, pex.IncompatibleProtocolError):
         return f"not an AMQP 0-9-1 broker{where} (wrong port, or TLS expected: try amqps://)"
-    for cause in _root_causes(exc):
-        if isinstance(cause, AMQPConnectorStackTimeout):
+    # A SelectConnection reports its handshake timeout as an aborted open
+    # quoting the connector's reason; a BlockingConnection, as the timeout itself.
+    handshake_timeout = isinstance(exc, pex.ConnectionOpenAborted) and "Timeout while" in str(exc)
+    for cause in [exc] if handshake_timeout else _root_causes(exc):
+        if handshake_timeout or isinstance(cause, AMQPConnectorStackTimeout):
             return (
                 f"cannot reach the broker{where}: it accepted the connection but did not "
                 f"complete the handshake in time (wrong port, or TLS expected?); {START_HINT}"

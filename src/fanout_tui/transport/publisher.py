@@ -1,21 +1,29 @@
 """Publishing to the fanout exchange with confirms and ``mandatory=True``.
 
-:class:`Publisher` is the connection and the publish call, used directly by
-``fanout-tui publish``. :class:`PublisherWorker` runs one in its own thread for
-the dashboard, taking requests from a queue and handing results back through
-a deque the UI drains, so neither side ever waits on the other.
+:class:`PublisherWorker` is the dashboard's publisher: a thread running pika's
+asynchronous ``SelectConnection`` on its own IOLoop (``loop.py``). Requests
+come from other threads through :meth:`PublisherWorker.publish`, which only
+queues them and wakes the loop; outcomes go back through a deque the UI
+drains, so neither side ever waits on the other. Confirms, returns and a
+blocked connection arrive as callbacks while the loop reads, so nothing in the
+thread waits for a confirm: during a broker resource alarm, when the broker
+stops reading from publishing connections, the worker still takes the next
+request, says what is happening and stops at once.
+
+:class:`Publisher` is the same worker for a caller that waits
+(``fanout-tui publish``, tests): one node, no reconnecting, each publish
+waiting for its own outcome with a time limit. What a publish came to is
+worked out in one place, the worker's callbacks.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import queue
 import threading
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,9 +36,11 @@ from ..model.states import StateChange, WorkerState
 from ..present.outcomes import describe_outcome
 from ..present.text import sanitize
 from .broker import BrokerSettings, mask_url, vhost_of
-from .errors import ExchangeTypeConflict, describe_error, refused
-from .topology import declare_exchange
-from .worker import Reconnect, Worker, retrying
+from .errors import ExchangeTypeConflict, PathLost, describe_error, refused
+from .loop import Liveness, LoopWorker, close_quietly
+from .steps import AsyncSteps, Steps, call
+from .topology import exchange_steps
+from .worker import Reconnect, retrying
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ BLOCKED_PREFIX = "the broker is blocking publishers"
 EXCHANGE_REDECLARED = "the exchange was missing (deleted?) and was declared again"
 # ... and of such a message that then reached no queue: the receivers re-bind soon.
 _REDECLARED_UNROUTABLE = f"{EXCHANGE_REDECLARED}; no queue is bound to it yet"
+NOT_CONNECTED = "not connected to the broker"
 
 
 @dataclass(frozen=True)
@@ -70,381 +81,29 @@ class PublishResult:
         return f"#{self.seq} {describe_outcome(self.status, self.exchange, self.reason)}"
 
 
-@dataclass(slots=True)
-class _InFlight:
-    seq: int
-    body: bytes
-    properties: Any
-    sent_at: float
-    note: str = ""  # EXCHANGE_REDECLARED once published again
+def new_origin() -> str:
+    """The stamp that tells this app's messages from other programs'."""
+    return uuid.uuid4().hex[:12]
 
 
-class Publisher:
-    """One connection and a confirming channel, used from a single thread.
-
-    A publish never waits on the connection: :meth:`send` writes the message
-    and returns, and :meth:`pump` reads the broker's answers (confirms, returns,
-    a blocked or unblocked connection) and hands back the outcomes that arrived.
-    During a broker resource alarm the broker stops reading from publishing
-    connections; a thread waiting for a confirm then could not stop, take the
-    next request or say what is happening, so nothing here waits for one.
-    """
-
-    def __init__(
-        self, broker: BrokerSettings, origin: str | None = None, *, hold_when_blocked: bool = True
-    ) -> None:
-        self.broker = broker
-        self.origin = origin or uuid.uuid4().hex[:12]
-        self.url = ""  # masked URL of the node in use
-        # Why the broker blocks this connection (sanitized), "" while it does not.
-        self.blocked = ""
-        # Confirms are awaited with no time limit only by callers that never wait
-        # on the connection (send/pump); a burst waits in settle_batch, so its
-        # connection keeps pika's blocked-connection timeout.
-        self._hold_when_blocked = hold_when_blocked
-        self._connection: Any = None
-        self._channel: Any = None
-        self._batch_channel: Any = None  # no confirms; see send_unconfirmed()
-        self._returned = 0
-        self._tags = itertools.count(1)
-        self._in_flight: OrderedDict[int, _InFlight] = OrderedDict()  # delivery tag -> message
-        self._returned_seqs: set[int] = set()
-        self._done: list[PublishResult] = []
-        self._channel_closed: BaseException | None = None
-        # Why the exchange cannot be used as a fanout ("" while it can), found when
-        # a publish comes back unroutable: a replaced exchange routes nothing.
-        self.exchange_problem = ""
-        self.redeclared = 0  # times the exchange was found deleted and declared again
-
-    @property
-    def connected(self) -> bool:
-        return self._connection is not None and self._connection.is_open
-
-    @property
-    def in_flight(self) -> int:
-        """Messages written whose confirm has not arrived."""
-        return len(self._in_flight)
-
-    def connect(self, url: str | None = None) -> None:
-        """Connect to ``url``, by default the broker's first."""
-        url = url or self.broker.urls[0]
-        self.url = mask_url(url)
-        self._vhost = vhost_of(url)
-        self.blocked = ""
-        params = self.broker.parameters(url, "fanout-tui publisher")
-        if self._hold_when_blocked:
-            # Nothing waits on this connection, so a block need not be cut short:
-            # the held message's confirm arrives on it once the alarm clears.
-            params.blocked_connection_timeout = None
-        connection = pika.BlockingConnection(params)
-        # pika's hints name the frame's method as the argument; it passes (connection, frame).
-        connection.add_on_connection_blocked_callback(self._on_blocked)  # type: ignore[arg-type]
-        connection.add_on_connection_unblocked_callback(self._on_unblocked)  # type: ignore[arg-type]
-        try:
-            self._channel = self._open_channel(connection)
-        except BaseException:
-            _close_quietly(connection)
-            raise
-        self._connection = connection
-
-    def _open_channel(self, connection: Any) -> Any:
-        channel = declare_exchange(connection, self.broker.exchange)
-        # The channel's own pika object (pika 1.x, BlockingChannel._impl): its
-        # confirms arrive as callbacks while pump() reads, where BlockingChannel's
-        # confirm mode would wait inside every publish.
-        impl = channel._impl
-        impl.confirm_delivery(self._on_confirm)
-        impl.add_on_return_callback(self._on_returned)
-        impl.add_on_close_callback(self._on_channel_closed)
-        self._tags = itertools.count(1)  # delivery tags count per channel
-        self._channel_closed = None
-        return channel
-
-    def describe(self, exc: BaseException) -> str:
-        return describe_error(exc, self.url, getattr(self, "_vhost", "/"))
-
-    # Publishing ----------------------------------------------------------------
-    def send(self, seq: int, body: bytes, props: MessageProperties) -> PublishResult | None:
-        """Write one message; its outcome comes from pump(). A result now only for
-        a message that was not written (``not sent``): unencodable properties, or
-        a connection the broker blocks, where it would only wait unread."""
-        exchange = self.broker.exchange
-        sent_at = time.time()
-        properties = self._properties(seq, sent_at, props)
-        problem = unencodable(properties)
-        if not problem and self.blocked:
-            problem = f"{BLOCKED_PREFIX}: {self.blocked}; the message was not written"
-        if problem:
-            return PublishResult(seq, Outcome.FAILED, body, exchange, problem, sent_at, time.time())
-        self._write(_InFlight(seq, body, properties, sent_at))
-        return None
-
-    def _write(self, message: _InFlight) -> None:
-        self._channel._impl.basic_publish(
-            exchange=self.broker.exchange,
-            routing_key="",
-            body=message.body,
-            properties=message.properties,
-            mandatory=True,
-        )
-        self._in_flight[next(self._tags)] = message
-
-    def pump(self, time_limit: float = 0) -> list[PublishResult]:
-        """Read what the broker sent for up to ``time_limit`` seconds; the outcomes
-        that arrived, in order. Held results (the broker blocked the connection
-        after the message was written) come before the message's final one.
-        Connection failures raise; then abandon() says what became of the rest."""
-        if self._connection is None:
-            return []
-        self._connection.process_data_events(time_limit=time_limit)
-        if self._channel_closed is not None:
-            self._after_channel_closed(self._channel_closed)
-        done, self._done = self._done, []
-        if any(r.status is Outcome.UNROUTABLE and not r.reason for r in done):
-            self.exchange_problem = self._type_problem()
-            if self.exchange_problem:
-                done = [
-                    replace(r, reason=self.exchange_problem)
-                    if r.status is Outcome.UNROUTABLE and not r.reason
-                    else r
-                    for r in done
-                ]
-        elif any(r.status is Outcome.ROUTED for r in done):
-            self.exchange_problem = ""
-        return done
-
-    def _type_problem(self) -> str:
-        """Whether the exchange is still a fanout: "" if so, else why not.
-
-        Unroutable is what a publish to an exchange replaced by another type gets
-        (routing key "" matches nothing there), so "no queue is bound" would not
-        be the truth. One declare, on a channel of its own, answers it.
-        """
-        if self.blocked:
-            return ""  # an RPC would wait unread; the next unroutable one asks
-        try:
-            declare_exchange(self._connection, self.broker.exchange).close()
-        except ExchangeTypeConflict as exc:
-            return str(exc)
-        except pex.ChannelClosedByBroker:
-            return ""  # e.g. no configure permission: nothing more to tell
-        return ""
-
-    def abandon(self, reason: str) -> list[PublishResult]:
-        """The connection failed: every message written without a confirm may or
-        may not have reached a queue, so each is ``unknown``, never ``not sent``."""
-        now, exchange = time.time(), self.broker.exchange
-        out = [*self._done]
-        out += [
-            PublishResult(m.seq, Outcome.UNKNOWN, m.body, exchange, reason, m.sent_at, now)
-            for m in self._in_flight.values()
-        ]
-        self._in_flight.clear()
-        self._done = []
-        return out
-
-    def publish(
-        self, seq: int, body: bytes, props: MessageProperties, timeout: float = 10.0
-    ) -> PublishResult:
-        """Publish and wait up to ``timeout`` for the confirm (``fanout-tui publish``).
-
-        A message with no confirm by then is ``held`` while the broker blocks the
-        connection and ``unknown`` otherwise: it was written, so it may yet be
-        routed. Connection failures raise.
-        """
-        result = self.send(seq, body, props)
-        if result is not None:
-            return result
-        deadline = time.monotonic() + timeout
-        held: PublishResult | None = None
-        while True:
-            for result in self.pump(min(0.05, max(0.0, deadline - time.monotonic()))):
-                if result.seq != seq:
-                    continue
-                if result.status is not Outcome.HELD:
-                    return result
-                held = result
-            if time.monotonic() >= deadline:
-                break
-        self._in_flight.clear()
-        if held is not None:
-            return held
-        now = time.time()
-        why = f"no confirm from the broker within {timeout:g} s"
-        return PublishResult(seq, Outcome.UNKNOWN, body, self.broker.exchange, why, now, now)
-
-    # pika callbacks (in this thread, while pump() reads) ----------------------------
-    def _on_confirm(self, frame: Any) -> None:
-        method = frame.method
-        tag = method.delivery_tag
-        status = Outcome.NACKED if isinstance(method, pika.spec.Basic.Nack) else Outcome.ROUTED
-        tags = [t for t in self._in_flight if t <= tag] if method.multiple else [tag]
-        now = time.time()
-        for t in tags:
-            message = self._in_flight.pop(t, None)
-            if message is None:
-                continue
-            outcome, note = status, message.note
-            if status is Outcome.ROUTED and message.seq in self._returned_seqs:
-                outcome = Outcome.UNROUTABLE  # a return comes before its message's ack
-                note = _REDECLARED_UNROUTABLE if note else ""
-            self._returned_seqs.discard(message.seq)
-            self._done.append(
-                PublishResult(
-                    message.seq,
-                    outcome,
-                    message.body,
-                    self.broker.exchange,
-                    note,
-                    message.sent_at,
-                    now,
-                )
-            )
-
-    def _on_returned(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
-        seq = (properties.headers or {}).get(SEQ_HEADER)
-        if isinstance(seq, int):
-            self._returned_seqs.add(seq)
-
-    def _on_channel_closed(self, _channel: Any, reason: BaseException) -> None:
-        self._channel_closed = reason
-
-    def _after_channel_closed(self, exc: BaseException) -> None:
-        """The broker closed the channel: what it had not confirmed was not routed.
-
-        A 404 means someone deleted the exchange: it is declared again and those
-        messages are published once more, with a note that says so.
-        """
-        self._channel_closed = None
-        waiting = list(self._in_flight.values())
-        self._in_flight.clear()
-        self._returned_seqs.clear()
-        # A 403 here is a publish refused: the user lacks write on the exchange.
-        if isinstance(exc, pex.ChannelClosedByBroker):
-            exc = refused(exc, "basic.publish")
-        reason = self.describe(exc)
-        self._channel = self._open_channel(self._connection)
-        missing = getattr(exc, "reply_code", 0) == 404
-        if missing:  # declared again, as a fanout: whatever type it had is gone
-            self.exchange_problem = ""
-        now = time.time()
-        for message in waiting:
-            if missing and not message.note:
-                message.note = EXCHANGE_REDECLARED
-                self.redeclared += 1
-                self._write(message)
-            else:
-                self._done.append(
-                    PublishResult(
-                        message.seq,
-                        Outcome.FAILED,
-                        message.body,
-                        self.broker.exchange,
-                        reason,
-                        message.sent_at,
-                        now,
-                    )
-                )
-
-    def _on_blocked(self, _connection: Any, frame: Any) -> None:
-        reason = sanitize(getattr(frame.method, "reason", "") or "", 120)
-        self.blocked = reason or "a resource alarm"
-        now = time.time()
-        for message in self._in_flight.values():
-            self._done.append(
-                PublishResult(
-                    message.seq,
-                    Outcome.HELD,
-                    message.body,
-                    self.broker.exchange,
-                    self.blocked,
-                    message.sent_at,
-                    now,
-                )
-            )
-
-    def _on_unblocked(self, _connection: Any, _frame: Any) -> None:
-        self.blocked = ""
-
-    def _properties(self, seq: int, sent_at: float, props: MessageProperties) -> Any:
-        headers = dict(props.headers)
-        headers[SEQ_HEADER] = seq
-        headers[SENT_HEADER] = int(sent_at * 1_000_000)
-        headers[ORIGIN_HEADER] = self.origin
-        return pika.BasicProperties(
-            content_type=props.content_type,
-            delivery_mode=props.delivery_mode,
-            headers=headers,
-            timestamp=int(sent_at),
-            message_id=f"{self.origin}-{seq}",
-            app_id="fanout-tui",
-        )
-
-    def check_properties(self, props: MessageProperties) -> None:
-        """Raise ValueError, with a one-line reason, if pika could not send these."""
-        problem = unencodable(self._properties(0, time.time(), props))
-        if problem:
-            raise ValueError(problem)
-
-    def send_unconfirmed(self, seq: int, body: bytes, props: MessageProperties) -> None:
-        """Publish without waiting for a confirm; settle_batch() then says how many
-        of those sent so far came back unroutable.
-
-        A confirm per message caps a burst at a few hundred a second (one round
-        trip each). These go out back to back on a channel without confirms,
-        still ``mandatory``. Check the properties first (check_properties).
-        Failures raise, like publish().
-        """
-        channel = self._batch_channel
-        if channel is None:
-            channel = self._batch_channel = self._connection.channel()
-            channel.add_on_return_callback(self._on_return)
-        channel.basic_publish(
-            exchange=self.broker.exchange,
-            routing_key="",
-            body=body,
-            properties=self._properties(seq, time.time(), props),
-            mandatory=True,
-        )
-
-    def settle_batch(self) -> int:
-        """Wait until the broker has routed everything sent so far; how many of
-        those came back unroutable.
-
-        One synchronous call on the same channel: the broker handles a channel's
-        commands in order, so its reply means every message before it was
-        routed, and the returns of the unroutable ones arrived before it.
-        """
-        self._returned = 0
-        self._batch_channel.exchange_declare(exchange=self.broker.exchange, passive=True)
-        self._connection.process_data_events(time_limit=0)  # dispatches the returns
-        return self._returned
-
-    def _on_return(self, *_args: Any) -> None:
-        self._returned += 1
-
-    def poll(self) -> None:
-        """Answer heartbeats and notice a dead connection while idle."""
-        if self._connection is not None:
-            self._connection.process_data_events(time_limit=0)
-
-    def close(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
-        self._batch_channel = None
-        self._in_flight.clear()
-        self._returned_seqs.clear()
-        self._done = []
-        if connection is None:
-            return
-        if self.blocked:
-            # A blocked connection is not read by the broker, so a polite close
-            # would wait for a Close-Ok that never comes: drop the socket instead
-            # (pika 1.x Connection._terminate_stream, what its own blocked timeout does).
-            with contextlib.suppress(Exception):
-                connection._impl._terminate_stream(pex.ConnectionClosedByClient(200, "closed"))
-            self.blocked = ""
-            return
-        _close_quietly(connection)
+def stamped_properties(
+    origin: str, seq: int, sent_at: float, props: MessageProperties
+) -> pika.BasicProperties:
+    """The properties a message of this app goes out with: ``props`` and the
+    app's stamp (sequence number, send time, origin), which wins over headers
+    of the same names."""
+    headers = dict(props.headers)
+    headers[SEQ_HEADER] = seq
+    headers[SENT_HEADER] = int(sent_at * 1_000_000)
+    headers[ORIGIN_HEADER] = origin
+    return pika.BasicProperties(
+        content_type=props.content_type,
+        delivery_mode=props.delivery_mode,
+        headers=headers,
+        timestamp=int(sent_at),
+        message_id=f"{origin}-{seq}",
+        app_id="fanout-tui",
+    )
 
 
 def unencodable(properties: Any) -> str:
@@ -461,16 +120,11 @@ def unencodable(properties: Any) -> str:
     return ""
 
 
-def _close_quietly(connection: Any) -> None:
-    if connection.is_open:
-        with contextlib.suppress(pex.AMQPError, OSError):
-            connection.close()
-
-
-_STOP = object()
-_IDLE_POLL = 0.2  # seconds between heartbeat polls while idle
-_CONFIRM_POLL = 0.005  # between reads while a confirm is due: it normally takes ~1 ms
-_BLOCKED_POLL = 0.05  # between reads while the broker blocks the connection
+def check_properties(props: MessageProperties) -> None:
+    """Raise ValueError, with a one-line reason, if pika could not send these."""
+    problem = unencodable(stamped_properties("check", 0, time.time(), props))
+    if problem:
+        raise ValueError(problem)
 
 
 @dataclass(frozen=True)
@@ -480,15 +134,33 @@ class _Request:
     properties: MessageProperties
 
 
-class PublisherWorker(Worker):
+@dataclass(slots=True)
+class _InFlight:
+    seq: int
+    body: bytes
+    properties: Any
+    sent_at: float
+    note: str = ""  # EXCHANGE_REDECLARED once published again
+
+
+class PublisherWorker(LoopWorker):
     """Publishes requests in order from its own thread and connection.
 
     ``publish`` returns the sequence number at once; the outcome arrives later
-    in ``drain_results``. While the broker is unreachable, or blocks the
-    connection (a resource alarm), requests fail at once with ``not sent:
-    <reason>`` rather than waiting, so the UI can keep what the user typed. A
-    message already written when a block came is reported ``held`` at once, and
-    its final outcome when the confirm arrives.
+    in ``drain_results``. A request that comes while a connection is being
+    opened waits for it; while the broker is unreachable (between attempts),
+    or blocks the connection (a resource alarm), requests fail at once with
+    ``not sent: <reason>`` rather than waiting, so the UI can keep what the
+    user typed. A message already written when a block came is reported
+    ``held`` at once, and its final outcome when the confirm arrives; one
+    written when the connection died is ``unknown``, never ``not sent``.
+
+    With ``reconnect`` (the dashboard) every failure is retried with backoff,
+    moving through the URLs; without it (:class:`Publisher`) the first failure
+    ends the thread in :attr:`WorkerState.FAILED`, ``error`` holding it.
+
+    Everything below "Worker thread" runs on the thread's IOLoop, one callback
+    at a time; other threads only queue requests and :meth:`wake` it.
     """
 
     def __init__(
@@ -498,13 +170,17 @@ class PublisherWorker(Worker):
         properties: MessageProperties | None = None,
         origin: str | None = None,
         max_results: int = 10_000,
+        reconnect: bool = True,
     ) -> None:
         super().__init__("fanout-tui publisher")
-        self.publisher = Publisher(broker, origin)
+        self.broker = broker
+        self.origin = origin or new_origin()
         self.properties = properties or MessageProperties()
+        self.reconnect = reconnect
         self.state = StateChange(WorkerState.CONNECTING)
-        self.ready = threading.Event()  # set whenever results arrive
-        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.ready = threading.Event()  # set whenever results or states arrive
+        self._requests: deque[_Request] = deque()
+        self._wake_due = False  # a wake is on its way: requests need not send another
         self._results: deque[PublishResult] = deque(maxlen=max_results)
         self._seq = itertools.count(1)
         self._seq_lock = threading.Lock()
@@ -512,22 +188,43 @@ class PublisherWorker(Worker):
         # ("" when not); the UI reads them.
         self.blocked = ""
         self.exchange_problem = ""
-
-    @property
-    def origin(self) -> str:
-        return self.publisher.origin
-
-    @property
-    def redeclared(self) -> int:
-        """Times the publisher found the exchange deleted and declared it again."""
-        return self.publisher.redeclared
+        self.redeclared = 0  # times the exchange was found deleted and declared again
+        self.error: BaseException | None = None  # what ended a worker without reconnect
+        self.url = ""  # masked URL of the node in use
+        # Worker thread only:
+        self._retry = Reconnect(broker.urls)
+        self._vhost = "/"
+        self._reason = ""  # why the last attempt failed, while waiting to try again
+        self._retry_timer: Any = None
+        self._connection: Any = None
+        self._liveness: Liveness | None = None
+        self._channel: Any = None  # the confirming channel, once requests may be written
+        # A connection or a channel is on its way: requests wait. True from the
+        # start, so a request handled before the first connect begins waits too.
+        self._opening = True
+        self._waiting: list[_Request] = []  # requests that came meanwhile
+        self._tags = itertools.count(1)
+        self._in_flight: OrderedDict[int, _InFlight] = OrderedDict()  # delivery tag -> message
+        self._returned_seqs: set[int] = set()
+        self._checking = False  # a check of the exchange's type is under way
+        self._unchecked: list[PublishResult] = []  # unroutable ones waiting for it
+        self._again: list[_InFlight] = []  # to publish again once the channel is back
+        self._final = WorkerState.STOPPED
 
     # Any thread ----------------------------------------------------------------
     def publish(self, body: bytes, properties: MessageProperties | None = None) -> int:
         with self._seq_lock:
             seq = next(self._seq)
-        self._requests.put(_Request(seq, body, properties or self.properties))
+        self.send(seq, body, properties or self.properties)
         return seq
+
+    def send(self, seq: int, body: bytes, properties: MessageProperties) -> None:
+        """Queue a message under a sequence number the caller chose."""
+        self._requests.append(_Request(seq, body, properties))
+        if not self._wake_due:
+            # One wake carries every request queued before it is handled.
+            self._wake_due = True
+            self.wake()
 
     def reserve(self, count: int) -> int:
         """Set aside ``count`` consecutive sequence numbers (for a burst); the first."""
@@ -545,88 +242,355 @@ class PublisherWorker(Worker):
                 break
         return out
 
-    def wake(self) -> None:
-        self._requests.put(_STOP)  # the thread waits for requests between heartbeats
+    # Worker thread: connecting -------------------------------------------------
+    def begin(self) -> None:
+        self._connect()
+        self._take_requests()  # any queued before the loop ran, when no wake could come
 
-    # Worker thread -------------------------------------------------------------
-    def run(self) -> None:
-        retry = Reconnect(self.publisher.broker.urls)
-        next_attempt = 0.0
-        reason = ""
-        publisher = self.publisher
+    def _connect(self) -> None:
+        self._retry_timer = None
+        retry = self._retry
+        url = retry.url
+        self.url = mask_url(url)
+        self._vhost = vhost_of(url)
+        self._opening = True
+        self._set_state(retry.state, attempt=retry.attempt)
+        params = self.broker.parameters(url, "fanout-tui publisher")
+        # Nothing waits on this connection, so a block need not be cut short:
+        # a held message's confirm arrives on it once the alarm clears.
+        params.blocked_connection_timeout = None
         try:
-            while not self.stopping:
-                if not publisher.connected and time.monotonic() >= next_attempt:
-                    self._set_state(retry.state, reason, retry.attempt)
-                    try:
-                        publisher.connect(retry.url)
-                        retry.succeeded()
-                        reason = ""
-                        self._set_state(WorkerState.READY)
-                    except Exception as exc:
-                        publisher.close()
-                        reason = publisher.describe(exc)
-                        # Not a sleep: requests meanwhile fail at once (see the class).
-                        delay = retry.failed()
-                        next_attempt = time.monotonic() + delay
-                        self._set_state(
-                            WorkerState.RECONNECTING, retrying(reason, delay), retry.attempt
-                        )
-                # With confirms to come, look at the connection often; while it is
-                # blocked they come only when the alarm clears, so less often.
-                wait = _IDLE_POLL
-                if publisher.in_flight:
-                    wait = _BLOCKED_POLL if publisher.blocked else _CONFIRM_POLL
-                try:
-                    request = self._requests.get(timeout=wait)
-                except queue.Empty:
-                    request = None
-                if request is _STOP:
-                    break
-                try:
-                    if request is not None and not publisher.connected:
-                        self._fail(request, reason or "not connected to the broker")
-                    elif request is not None:
-                        refused = publisher.send(request.seq, request.body, request.properties)
-                        if refused is not None:
-                            self._emit(refused)
-                    for result in publisher.pump():
-                        self._emit(result)
-                    self._sync_blocked()
-                except Exception as exc:
-                    # The connection died under us: report, then reconnect at once.
-                    reason = publisher.describe(exc)
-                    abandoned = publisher.abandon(reason)
-                    for result in abandoned:
-                        self._emit(result)
-                    publisher.close()
-                    self._sync_blocked()
-                    next_attempt = 0.0
-                    retry.lost()
-                    # A request the connection failed before writing was not sent.
-                    if request is not None and all(r.seq != request.seq for r in abandoned):
-                        self._fail(request, reason)
-        finally:
-            publisher.close()
-            self.blocked = ""
-            self._set_state(WorkerState.STOPPED)
+            connection = self.open_connection(
+                params, self._opened, self._connection_closed, self._connection_closed
+            )
+        except Exception as exc:  # parameters pika refuses to use
+            self._attempt_failed(exc)
+            return
+        connection.add_on_connection_blocked_callback(self._on_blocked)
+        connection.add_on_connection_unblocked_callback(self._on_unblocked)
+        self._connection = connection
 
-    def _sync_blocked(self) -> None:
-        publisher = self.publisher
-        if (self.blocked, self.exchange_problem) != (publisher.blocked, publisher.exchange_problem):
-            self.blocked, self.exchange_problem = publisher.blocked, publisher.exchange_problem
+    def _opened(self, connection: Any) -> None:
+        if connection is not self._connection:
+            return
+        heartbeat = float(connection.params.heartbeat or 0)
+        self._liveness = Liveness(
+            connection, heartbeat, lambda silence: self._path_lost(PathLost(silence, heartbeat))
+        )
+        self._open_channel(self._attempt_failed)
+
+    def _path_lost(self, exc: PathLost) -> None:
+        # Before the channel is ready this is a failed attempt (backoff, next
+        # node); after, a connection lost (what was written is unknown).
+        if self.state.state is WorkerState.READY:
+            self._lost(exc)
+        else:
+            self._attempt_failed(exc)
+
+    def _open_channel(self, on_error: Callable[[BaseException], None]) -> None:
+        self._opening = True
+        AsyncSteps(self._connection, self._channel_steps(), self._channel_ready, on_error)
+
+    def _channel_steps(self) -> Steps[Any]:
+        channel = yield from exchange_steps(self.broker.exchange)
+        yield call(channel, "confirm_delivery", ack_nack_callback=self._confirmer(channel))
+        return channel
+
+    def _channel_ready(self, channel: Any) -> None:
+        channel.add_on_return_callback(self._on_returned)
+        channel.add_on_close_callback(self._channel_closed)
+        self._channel = channel
+        self._tags = itertools.count(1)  # delivery tags count per channel
+        self._opening = False
+        if self.state.state is not WorkerState.READY:
+            self._retry.succeeded()
+            self._reason = ""
+            self._set_state(WorkerState.READY)
+        again, self._again = self._again, []
+        for message in again:
+            self.redeclared += 1
+            self._publish(message)
+        waiting, self._waiting = self._waiting, []
+        for request in waiting:
+            self._write(request)
+        self._take_requests()
+
+    # Worker thread: publishing -------------------------------------------------
+    def woken(self) -> None:
+        self._take_requests()
+
+    def _take_requests(self) -> None:
+        self._wake_due = False  # before taking: a request queued after this wakes again
+        requests = self._requests
+        while requests:
+            request = requests.popleft()
+            if self._channel is not None:
+                self._write(request)
+            elif self._opening:
+                self._waiting.append(request)  # written once the channel is ready
+            else:
+                self._fail(request, self._reason or NOT_CONNECTED)
+
+    def _write(self, request: _Request) -> None:
+        """Write one message; its outcome comes with its confirm. Refused at once
+        (``not sent``) only when it was not written: unencodable properties, or a
+        connection the broker blocks, where it would only wait unread."""
+        sent_at = time.time()
+        properties = stamped_properties(self.origin, request.seq, sent_at, request.properties)
+        problem = unencodable(properties)
+        if not problem and self.blocked:
+            problem = f"{BLOCKED_PREFIX}: {self.blocked}; the message was not written"
+        if problem:
+            self._fail(request, problem, sent_at)
+            return
+        self._publish(_InFlight(request.seq, request.body, properties, sent_at))
+
+    def _publish(self, message: _InFlight) -> None:
+        self._channel.basic_publish(
+            exchange=self.broker.exchange,
+            routing_key="",
+            body=message.body,
+            properties=message.properties,
+            mandatory=True,
+        )
+        self._in_flight[next(self._tags)] = message
+
+    # Worker thread: what the broker answers -------------------------------------
+    def _confirmer(self, channel: Any) -> Callable[[Any], None]:
+        """The confirm callback of ``channel``: delivery tags are per channel."""
+        return lambda frame: self._on_confirm(channel, frame)
+
+    def _on_confirm(self, channel: Any, frame: Any) -> None:
+        if channel is not self._channel:
+            return
+        method = frame.method
+        tag = method.delivery_tag
+        nacked = isinstance(method, pika.spec.Basic.Nack)
+        tags = [t for t in self._in_flight if t <= tag] if method.multiple else [tag]
+        now = time.time()
+        for t in tags:
+            message = self._in_flight.pop(t, None)
+            if message is None:
+                continue
+            status, note = (Outcome.NACKED if nacked else Outcome.ROUTED), message.note
+            if status is Outcome.ROUTED and message.seq in self._returned_seqs:
+                status = Outcome.UNROUTABLE  # a return comes before its message's ack
+                note = _REDECLARED_UNROUTABLE if note else ""
+            self._returned_seqs.discard(message.seq)
+            self._outcome(self._result(message, status, note, now))
+
+    def _outcome(self, result: PublishResult) -> None:
+        """A final outcome from the broker. Unroutable is also what a publish to
+        an exchange replaced by another type gets (routing key "" matches nothing
+        there), so before "no queue is bound" is said the exchange's type is
+        checked, on a channel of its own; a routed one proves it a fanout."""
+        if result.status is Outcome.ROUTED and self.exchange_problem:
+            self.exchange_problem = ""
             self.ready.set()
+        if result.status is Outcome.UNROUTABLE and not result.reason and not self.blocked:
+            # (While blocked an RPC would wait unread: the next unroutable one asks.)
+            self._unchecked.append(result)
+            if not self._checking:
+                self._checking = True
+                AsyncSteps(
+                    self._connection,
+                    exchange_steps(self.broker.exchange),
+                    self._type_fine,
+                    self._type_wrong,
+                )
+            return
+        self._emit(result)
 
-    def _fail(self, request: _Request, reason: str) -> None:
+    def _type_fine(self, channel: Any) -> None:
+        channel.close()
+        self._type_checked("")
+
+    def _type_wrong(self, exc: BaseException) -> None:
+        # Anything else (no configure permission, say) leaves nothing more to tell.
+        self._type_checked(str(exc) if isinstance(exc, ExchangeTypeConflict) else "")
+
+    def _type_checked(self, problem: str) -> None:
+        self._checking = False
+        self.exchange_problem = problem
+        unchecked, self._unchecked = self._unchecked, []
+        for result in unchecked:
+            self._emit(replace(result, reason=problem) if problem else result)
+        self.ready.set()
+
+    def _on_returned(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
+        seq = (properties.headers or {}).get(SEQ_HEADER)
+        if isinstance(seq, int):
+            self._returned_seqs.add(seq)
+
+    def _channel_closed(self, channel: Any, reason: BaseException) -> None:
+        """The broker closed the channel: what it had not confirmed was not routed.
+
+        A 404 means someone deleted the exchange: it is declared again and those
+        messages are published once more, with a note that says so.
+        """
+        if channel is not self._channel:
+            return
+        self._channel = None
+        if self.stopping or not isinstance(reason, pex.ChannelClosedByBroker):
+            return  # the connection is closing: its own callback takes it from here
+        waiting = list(self._in_flight.values())
+        self._in_flight.clear()
+        self._returned_seqs.clear()
+        # A 403 here is a publish refused: the user lacks write on the exchange.
+        why = self._describe(refused(reason, "basic.publish"))
+        missing = reason.reply_code == 404
+        if missing:  # declared again, as a fanout: whatever type it had is gone
+            self.exchange_problem = ""
+        now = time.time()
+        for message in waiting:
+            if missing and not message.note:
+                message.note = EXCHANGE_REDECLARED
+                self._again.append(message)  # published once the channel is back
+            else:
+                self._emit(self._result(message, Outcome.FAILED, why, now))
+        self._open_channel(self._lost)
+
+    def _on_blocked(self, _connection: Any, frame: Any) -> None:
+        reason = sanitize(getattr(frame.method, "reason", "") or "", 120)
+        self.blocked = reason or "a resource alarm"
+        now = time.time()
+        for message in self._in_flight.values():
+            self._emit(self._result(message, Outcome.HELD, self.blocked, now))
+        self.ready.set()
+
+    def _on_unblocked(self, _connection: Any, _frame: Any) -> None:
+        self.blocked = ""
+        self.ready.set()
+
+    # Worker thread: failures and the end ---------------------------------------
+    def _connection_closed(self, connection: Any, reason: BaseException) -> None:
+        """The connection closed, or could not be opened."""
+        if connection is not self._connection:
+            return  # one given up on earlier, closing at last
+        self._connection = None
+        if self.stopping:
+            self.finish()
+        elif self.state.state is WorkerState.READY:
+            self._lost(reason)
+        else:
+            self._attempt_failed(reason)
+
+    def _lost(self, exc: BaseException) -> None:
+        """A connection that worked failed: every message written without a
+        confirm may or may not have reached a queue, so each is ``unknown``."""
+        if self.stopping:
+            self.shut_down()
+            return
+        reason = self._describe(exc)
+        now = time.time()
+        for message in self._in_flight.values():
+            self._emit(self._result(message, Outcome.UNKNOWN, reason, now))
+        self._drop_connection(reason)
+        if not self.reconnect:
+            self._give_up(exc)
+            return
+        self._retry.lost()
+        self._connect()  # at once, on the same node
+
+    def _attempt_failed(self, exc: BaseException) -> None:
+        """Connecting failed: try the next node after a backoff; meanwhile
+        requests fail at once, with this reason."""
+        if self.stopping:
+            self.shut_down()
+            return
+        reason = self._describe(exc)
+        self._drop_connection(reason)
+        if not self.reconnect:
+            self._give_up(exc)
+            return
+        self._reason = reason
+        delay = self._retry.failed()
+        self._set_state(WorkerState.RECONNECTING, retrying(reason, delay), self._retry.attempt)
+        self._retry_timer = self.ioloop.call_later(delay, self._connect)
+        self._take_requests()
+
+    def _drop_connection(self, reason: str) -> None:
+        """Forget the connection (if open, it closes by itself later on this
+        IOLoop); requests waiting for it are not sent."""
+        connection, self._connection, self._channel = self._connection, None, None
+        self._opening = False
+        self._in_flight.clear()
+        self._returned_seqs.clear()
+        self._checking = False
+        unchecked, self._unchecked = self._unchecked, []
+        for result in unchecked:
+            self._emit(result)  # confirmed unroutable; the type check went with the connection
+        now = time.time()
+        again, self._again = self._again, []
+        for message in again:
+            # Refused by the broker (its exchange was missing), so never routed.
+            self._emit(self._result(message, Outcome.FAILED, reason, now))
+        waiting, self._waiting = self._waiting, []
+        for request in waiting:
+            self._fail(request, reason)
+        if self._liveness is not None:
+            self._liveness.stop()
+            self._liveness = None
+        self.blocked = ""
+        self.ready.set()
+        close_quietly(connection)
+
+    def _give_up(self, exc: BaseException) -> None:
+        self.error = exc
+        self._final = WorkerState.FAILED
+        self.finish()
+
+    def shut_down(self) -> None:
+        if self._retry_timer is not None:
+            self.ioloop.remove_timeout(self._retry_timer)
+            self._retry_timer = None
+        if self._liveness is not None:
+            self._liveness.stop()
+            self._liveness = None
+        connection = self._connection
+        if connection is None or not (connection.is_open or connection.is_closing):
+            self.finish()  # nothing to close cleanly (see close_quietly)
+            return
+        close_quietly(connection)
+        if self.blocked:
+            # The broker does not read a blocked connection, so its Close-Ok
+            # would never come: the Close is left to be read when the alarm
+            # clears, and the thread ends now.
+            self.finish()
+        # Otherwise the connection's close callback finishes.
+
+    def crashed(self, exc: Exception) -> None:
+        self.error = exc
+        self._final = WorkerState.FAILED
+
+    def finished(self) -> None:
+        self.blocked = ""
+        detail = ""
+        if self._final is WorkerState.FAILED and self.error is not None:
+            detail = self._describe(self.error)
+        self._set_state(self._final, detail)
+
+    # Worker thread: reporting --------------------------------------------------
+    def _describe(self, exc: BaseException) -> str:
+        return describe_error(exc, self.url, self._vhost)
+
+    def _result(
+        self, message: _InFlight, status: Outcome, reason: str, now: float
+    ) -> PublishResult:
+        return PublishResult(
+            message.seq, status, message.body, self.broker.exchange, reason, message.sent_at, now
+        )
+
+    def _fail(self, request: _Request, reason: str, sent_at: float | None = None) -> None:
         now = time.time()
         self._emit(
             PublishResult(
                 request.seq,
                 Outcome.FAILED,
                 request.body,
-                self.publisher.broker.exchange,
+                self.broker.exchange,
                 reason,
-                now,
+                now if sent_at is None else sent_at,
                 now,
             )
         )
@@ -636,5 +600,97 @@ class PublisherWorker(Worker):
         self.ready.set()
 
     def _set_state(self, state: WorkerState, detail: str = "", attempt: int = 0) -> None:
-        self.state = StateChange(state, detail, "", self.publisher.url, attempt, time.time())
+        self.state = StateChange(state, detail, "", self.url, attempt, time.time())
         self.ready.set()
+
+
+class Publisher:
+    """A :class:`PublisherWorker` for a caller that waits: ``fanout-tui publish``
+    and tests. One node, no reconnecting; :meth:`publish` waits for that
+    message's outcome, up to a time limit."""
+
+    def __init__(self, broker: BrokerSettings, origin: str | None = None) -> None:
+        self.broker = broker
+        self.origin = origin or new_origin()
+        self.url = ""  # masked URL of the node in use
+        self._vhost = "/"
+        self._worker: PublisherWorker | None = None
+
+    @property
+    def connected(self) -> bool:
+        worker = self._worker
+        return worker is not None and worker.is_alive() and worker.state.state is WorkerState.READY
+
+    def connect(self, url: str | None = None) -> None:
+        """Connect to ``url``, by default the broker's first; raise what made it fail."""
+        self.close()
+        url = url or self.broker.urls[0]
+        self.url, self._vhost = mask_url(url), vhost_of(url)
+        worker = PublisherWorker(
+            replace(self.broker, urls=(url,)), origin=self.origin, reconnect=False
+        )
+        self._worker = worker
+        worker.start()
+        # The worker ends by itself on every failure: its connect and handshake
+        # are bounded by the connect timeout, a silent path by its heartbeats.
+        limit = self.broker.connect_timeout + 2 * self.broker.heartbeat + 5
+        deadline = time.monotonic() + limit
+        while worker.state.state is not WorkerState.READY:
+            if not worker.is_alive():
+                self._worker = None
+                raise worker.error or pex.AMQPConnectionError(NOT_CONNECTED)
+            if time.monotonic() > deadline:
+                self.close()
+                raise pex.AMQPConnectionError(f"no connection within {limit:g} s")
+            worker.ready.wait(0.05)
+            worker.ready.clear()
+
+    def describe(self, exc: BaseException) -> str:
+        return describe_error(exc, self.url, self._vhost)
+
+    def publish(
+        self, seq: int, body: bytes, props: MessageProperties, timeout: float = 10.0
+    ) -> PublishResult:
+        """Publish and wait up to ``timeout`` for the outcome.
+
+        A message with no confirm by then is ``held`` while the broker blocks the
+        connection and ``unknown`` otherwise: it was written, so it may yet be
+        routed. One the worker never took (its connection had failed) is not sent.
+        """
+        worker = self._worker
+        exchange = self.broker.exchange
+        if worker is None:
+            now = time.time()
+            return PublishResult(seq, Outcome.FAILED, body, exchange, NOT_CONNECTED, now, now)
+        worker.send(seq, body, props)
+        deadline = time.monotonic() + timeout
+        held: PublishResult | None = None
+        while True:
+            alive = worker.is_alive()  # before draining: what it emitted before ending is seen
+            for result in worker.drain_results():
+                if result.seq != seq:
+                    continue
+                if result.status is not Outcome.HELD:
+                    return result
+                held = result
+            if not alive:
+                if held is not None:
+                    return held
+                now = time.time()
+                why = worker.state.detail or NOT_CONNECTED
+                return PublishResult(seq, Outcome.FAILED, body, exchange, why, now, now)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            worker.ready.wait(min(left, 0.05))
+            worker.ready.clear()
+        if held is not None:
+            return held
+        now = time.time()
+        why = f"no confirm from the broker within {timeout:g} s"
+        return PublishResult(seq, Outcome.UNKNOWN, body, exchange, why, now, now)
+
+    def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop()
