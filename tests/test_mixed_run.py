@@ -1,7 +1,8 @@
 """The long mixed run: 200,000 messages over 8 receivers while their connections
 are closed at random moments, and the links of half of them turn slow and thin
-(200 ms each way, 50 KB/s) for a few seconds at a time: four receivers reach
-the node through a fault proxy each (tests/faultproxy.py). Afterwards every
+(200 ms each way, 50 KB/s) or silent (a blackhole, every socket left open) for
+a few seconds at a time: four receivers reach the node through a fault proxy
+each (tests/faultproxy.py). Afterwards every
 receiver must hold exactly what was published while it was connected: within
 each connection an unbroken run of sequence numbers, never a duplicate, never
 out of order, and gaps only where it reconnected (exclusive queues lose what is
@@ -100,6 +101,7 @@ def test_mixed_run_every_receiver_gets_exactly_what_it_was_connected_for(
     sessions: list[list[int]] = [[] for _ in range(RECEIVERS)]  # index where each starts
     closed: list[str] = []
     slowed: list[str] = []
+    blackholed: list[str] = []
     done = threading.Event()
     rng = random.Random(1234)
 
@@ -115,14 +117,21 @@ def test_mixed_run_every_receiver_gets_exactly_what_it_was_connected_for(
 
     def chaos() -> None:
         while not done.wait(rng.uniform(1.0, 3.0)):
-            if rng.random() < 0.5:
+            action = rng.random()
+            if action < 0.4:
                 name = _close_random_receiver(broker_node, rng)
                 if name:
                     closed.append(name)
-            else:
-                index = rng.randrange(RECEIVERS - PROXIED, RECEIVERS)
+                continue
+            index = rng.randrange(RECEIVERS - PROXIED, RECEIVERS)
+            if action < 0.7:
                 slowed.append(f"R{index + 1}")
                 spoil(index, rng.uniform(1.0, 3.0), **SLOW)
+            else:
+                # Longer than 2 x heartbeat: the receiver must notice, drop the
+                # connection and come back on a new queue once the path returns.
+                blackholed.append(f"R{index + 1}")
+                spoil(index, rng.uniform(3.0, 6.0), blackhole=True)
 
     def collect() -> None:
         for i, box in enumerate(boxes):
@@ -166,6 +175,7 @@ def test_mixed_run_every_receiver_gets_exactly_what_it_was_connected_for(
 
     assert len(closed) >= 5, f"too few connections were closed: {closed}"
     assert len(slowed) >= 3, f"too few links were slowed: {slowed}"
+    assert len(blackholed) >= 2, f"too few links were blackholed: {blackholed}"
     for i in range(RECEIVERS):
         got = seqs[i]
         assert len(got) == boxes[i].received, f"R{i + 1}: deliveries dropped in the test"
@@ -184,6 +194,6 @@ def test_mixed_run_every_receiver_gets_exactly_what_it_was_connected_for(
                     f"R{i + 1}: gap {got[k - 1]}→{got[k]} at index {k} without a reconnect"
                 )
         reconnects = len(sessions[i]) - 1
-        if f"R{i + 1}" not in closed:
+        if f"R{i + 1}" not in closed + blackholed:
             assert reconnects == 0 and len(got) == MESSAGES, f"R{i + 1} lost messages"
     assert sum(len(s) - 1 for s in sessions) >= 5
