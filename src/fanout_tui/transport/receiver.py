@@ -36,9 +36,11 @@ from .worker import Reconnect, retrying
 TOPOLOGY_CHECK_INTERVAL = 3.0  # seconds between checks that the exchange and binding exist
 DEPTH_INTERVAL = 1.0  # seconds between queue-depth reads while paused
 # Unacknowledged deliveries the broker may have in flight to one receiver. The
-# window must outlast a read or two of pika's so the broker never waits for an
-# ack; acks go once per read, or every ACK_EVERY deliveries within a long one.
-PREFETCH = 2000
+# window must outlast several of pika's reads so the broker never waits for an
+# ack (in alternating runs a window of 2,000 or less cost throughput; unlimited
+# gained nothing over this); bounded, a pause rejects at most this many back to
+# the queue. Acks go once per read, or every ACK_EVERY deliveries within one.
+PREFETCH = 10_000
 ACK_EVERY = PREFETCH // 4
 
 
