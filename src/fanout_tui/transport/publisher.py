@@ -254,7 +254,9 @@ class PublisherWorker(LoopWorker):
         self.url = mask_url(url)
         self._vhost = vhost_of(url)
         self._opening = True
-        self._set_state(retry.state, attempt=retry.attempt)
+        # While a reconnect is in flight the header still says why the last
+        # connection or attempt failed.
+        self._set_state(retry.state, self._reason, attempt=retry.attempt)
         params = self.broker.parameters(url, "fanout-tui publisher")
         # Nothing waits on this connection, so a block need not be cut short:
         # a held message's confirm arrives on it once the alarm clears.
@@ -489,6 +491,7 @@ class PublisherWorker(LoopWorker):
         if not self.reconnect:
             self._give_up(exc)
             return
+        self._reason = reason
         self._retry.lost()
         self._connect()  # at once, on the same node
 
