@@ -6,6 +6,7 @@ Every test that starts a worker thread stops it in a ``finally`` (the
 
 from __future__ import annotations
 
+import dataclasses
 import select
 import threading
 import time
@@ -539,7 +540,10 @@ def test_publisher_worker_reports_not_sent_when_the_broker_is_unreachable(
 def test_an_exchange_of_another_type_is_a_conflict_naming_both_types(
     broker: BrokerSettings, pika_connection: pika.BlockingConnection, exchange: str
 ) -> None:
+    """Only when a type was asked for (--exchange-type): otherwise the existing
+    exchange's type is taken (see the next test)."""
     pika_connection.channel().exchange_declare(exchange=exchange, exchange_type="direct")
+    broker = dataclasses.replace(broker, exchange_type="fanout")
 
     publisher = Publisher(broker)
     try:
@@ -563,10 +567,28 @@ def test_an_exchange_of_another_type_is_a_conflict_naming_both_types(
     pika_connection.channel().exchange_declare(exchange=exchange, exchange_type="direct")
 
 
+def test_an_existing_exchange_of_another_type_is_used_as_it_is(
+    broker: BrokerSettings, pika_connection: pika.BlockingConnection, exchange: str
+) -> None:
+    pika_connection.channel().exchange_declare(exchange=exchange, exchange_type="topic")
+
+    mailbox = Mailbox()
+    with running(ReceiverWorker(broker, mailbox)) as worker:
+        wait_for(lambda: mailbox.state.state is WorkerState.CONSUMING, 10, what="consuming")
+        assert worker.exchange_type == "topic"
+    publisher = Publisher(broker)
+    try:
+        publisher.connect()
+        assert publisher.exchange_type == "topic"
+    finally:
+        publisher.close()
+
+
 def test_the_publisher_worker_reports_the_conflict(
     broker: BrokerSettings, pika_connection: pika.BlockingConnection, exchange: str
 ) -> None:
     pika_connection.channel().exchange_declare(exchange=exchange, exchange_type="topic")
+    broker = dataclasses.replace(broker, exchange_type="fanout")
     with running(PublisherWorker(broker)) as worker:
         worker.publish(b"x")
         [result] = results_of(worker, 1)
@@ -619,7 +641,10 @@ def test_an_existing_fanout_with_other_flags_is_used_as_it_is(
 def test_built_in_exchanges_of_another_type_are_refused(
     broker_url: str, name: str, current: str
 ) -> None:
-    publisher = Publisher(BrokerSettings(urls=(broker_url,), exchange=name))
+    """When a fanout is asked for; the default exchange whatever is asked."""
+    wanted = "fanout" if name else None
+    broker = BrokerSettings(urls=(broker_url,), exchange=name, exchange_type=wanted)
+    publisher = Publisher(broker)
     try:
         with pytest.raises(ExchangeTypeConflict) as info:
             publisher.connect()

@@ -14,7 +14,8 @@ import pika
 
 DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
 DEFAULT_EXCHANGE = "logs"
-EXCHANGE_TYPE = "fanout"
+EXCHANGE_TYPE = "fanout"  # what a missing exchange is created as, unless asked otherwise
+EXCHANGE_TYPES = ("fanout", "direct", "topic", "headers")
 # Seconds between heartbeats. A watching tool must notice a silent path soon:
 # RabbitMQ's guidance is 5 to 20 s, and a dead path is declared after two
 # intervals without a byte, so 10 s means noticed within about 20 s.
@@ -116,6 +117,9 @@ class BrokerSettings:
 
     urls: tuple[str, ...] = (DEFAULT_URL,)
     exchange: str = DEFAULT_EXCHANGE
+    # The type the user asked for (--exchange-type); None: whatever type the
+    # exchange has, and a fanout when it has to be created.
+    exchange_type: str | None = None
     heartbeat: int = DEFAULT_HEARTBEAT
     connect_timeout: float = CONNECT_TIMEOUT
     # Extra client properties (shown as the connection name in the management UI).

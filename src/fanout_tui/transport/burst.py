@@ -133,9 +133,11 @@ class BurstWorker(LoopWorker):
         self._liveness = Liveness(
             connection, heartbeat, lambda silence: self._failed(PathLost(silence, heartbeat))
         )
-        AsyncSteps(connection, exchange_steps(self.broker.exchange), self._ready, self._failed)
+        steps = exchange_steps(self.broker.exchange, self.broker.exchange_type)
+        AsyncSteps(connection, steps, self._ready, self._failed)
 
-    def _ready(self, channel: Any) -> None:
+    def _ready(self, declared: tuple[Any, str]) -> None:
+        channel, _type = declared
         self._channel = channel
         channel.add_on_return_callback(self._returned)
         channel.add_on_close_callback(lambda _channel, reason: self._failed(reason))

@@ -188,6 +188,9 @@ class PublisherWorker(LoopWorker):
         # ("" when not); the UI reads them.
         self.blocked = ""
         self.exchange_problem = ""
+        # The exchange's type as the broker last said ("" until connected, or
+        # when this user may not declare it and so cannot ask).
+        self.exchange_type = ""
         self.redeclared = 0  # times the exchange was found deleted and declared again
         self.error: BaseException | None = None  # what ended a worker without reconnect
         self.url = ""  # masked URL of the node in use
@@ -294,7 +297,9 @@ class PublisherWorker(LoopWorker):
         AsyncSteps(self._connection, self._channel_steps(), self._channel_ready, on_error)
 
     def _channel_steps(self) -> Steps[Any]:
-        channel = yield from exchange_steps(self.broker.exchange)
+        channel, self.exchange_type = yield from exchange_steps(
+            self.broker.exchange, self.broker.exchange_type
+        )
         yield call(channel, "confirm_delivery", ack_nack_callback=self._confirmer(channel))
         return channel
 
@@ -396,15 +401,19 @@ class PublisherWorker(LoopWorker):
                 self._checking = True
                 AsyncSteps(
                     self._connection,
-                    exchange_steps(self.broker.exchange),
+                    # The type found at connect: a replaced exchange conflicts with it.
+                    exchange_steps(
+                        self.broker.exchange,
+                        self.broker.exchange_type or self.exchange_type or None,
+                    ),
                     self._type_fine,
                     self._type_wrong,
                 )
             return
         self._emit(result)
 
-    def _type_fine(self, channel: Any) -> None:
-        channel.close()
+    def _type_fine(self, declared: tuple[Any, str]) -> None:
+        declared[0].close()
         self._type_checked("")
 
     def _type_wrong(self, exc: BaseException) -> None:
@@ -647,6 +656,11 @@ class Publisher:
                 raise pex.AMQPConnectionError(f"no connection within {limit:g} s")
             worker.ready.wait(0.05)
             worker.ready.clear()
+
+    @property
+    def exchange_type(self) -> str:
+        """The exchange's type as the broker said at connect ("" if not known)."""
+        return self._worker.exchange_type if self._worker is not None else ""
 
     def describe(self, exc: BaseException) -> str:
         return describe_error(exc, self.url, self._vhost)

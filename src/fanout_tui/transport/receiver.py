@@ -117,6 +117,7 @@ class ReceiverWorker(LoopWorker):
         self._connected_once = False
         self._start_failures = 0
         self.queue = ""
+        self.exchange_type = ""  # as the broker said at set-up ("" if it would not)
         self.url = ""  # masked URL of the node in use
         self.error: str | None = None
         self._final = WorkerState.STOPPED
@@ -191,7 +192,9 @@ class ReceiverWorker(LoopWorker):
         # Each step needs its own permission (configure on the server-named
         # queue, write on it and read on the exchange to bind, read to consume);
         # a refusal says which one, on what.
-        channel = yield from exchange_steps(self.broker.exchange)
+        channel, self.exchange_type = yield from exchange_steps(
+            self.broker.exchange, self.broker.exchange_type
+        )
         with _permission("queue.declare"):
             declared = yield call(channel, "queue_declare", queue="", exclusive=True)
         queue: str = declared.method.queue
@@ -357,9 +360,12 @@ class ReceiverWorker(LoopWorker):
             if exc.reply_code != 404:
                 raise
             missing = True
-        # Declared as a fanout even when it exists: an exchange replaced by one
-        # of another type still takes our binding, and only the declare says so.
-        channel = yield from exchange_steps(exchange)
+        # Declared with the type found at set-up even when it exists: an exchange
+        # replaced by one of another type still takes our binding, and only the
+        # declare says so.
+        channel, _type = yield from exchange_steps(
+            exchange, self.broker.exchange_type or self.exchange_type or None
+        )
         yield call(channel, "queue_bind", queue=queue, exchange=exchange)
         channel.close()
         return missing

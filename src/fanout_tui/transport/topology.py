@@ -50,14 +50,19 @@ def exchange_problem(exchange: str) -> str:
     return ""
 
 
-def declare_exchange(connection: Any, exchange: str) -> Any:
-    """Make sure ``exchange`` exists as a fanout on a blocking connection; return
-    an open channel (see :func:`exchange_steps`)."""
-    return run_blocking(connection, exchange_steps(exchange))
+def declare_exchange(connection: Any, exchange: str, wanted: str | None = None) -> Any:
+    """Make sure ``exchange`` exists on a blocking connection; return an open
+    channel (see :func:`exchange_steps`)."""
+    channel, _type = run_blocking(connection, exchange_steps(exchange, wanted))
+    return channel
 
 
-def exchange_steps(exchange: str) -> Steps[Any]:
-    """Make sure ``exchange`` exists as a fanout; the steps end with an open channel.
+def exchange_steps(exchange: str, wanted: str | None = None) -> Steps[tuple[Any, str]]:
+    """Make sure ``exchange`` exists; the steps end with an open channel and the
+    exchange's type ("" when the broker would not say).
+
+    ``wanted``: the type the user asked for; None takes the type the exchange
+    has, and creates a missing one as a fanout.
 
     A passive declare first: it needs no permission, so a user who may only
     write to the exchange (configure ``^$``) can still publish to an exchange
@@ -65,19 +70,21 @@ def exchange_steps(exchange: str) -> Steps[Any]:
     exchange is created, like the tutorial (non-durable), which needs the
     configure permission; refused, that raises :class:`errors.AccessRefused`.
 
-    An existing exchange's type is then checked with an active declare:
-    RabbitMQ compares the type before the other flags, so a 406 about
-    ``durable`` or ``auto_delete`` proves the type matched. A user without
-    configure permission gets a 403 instead, before any comparison; the
-    exchange is then used as it is (AMQP has no other way to read its type).
+    An existing exchange's type is then read with an active declare: RabbitMQ
+    compares the type before the other flags, so a 406 about the type names
+    the current one, and a 406 about ``durable`` or ``auto_delete`` proves the
+    type matched. A user without configure permission gets a 403 instead,
+    before any comparison; the type is then unknown here (AMQP has no other
+    way to read it), and the exchange is used as it is.
     """
+    probe_type = wanted or EXCHANGE_TYPE
     if exchange == "":
-        raise ExchangeTypeConflict("", EXCHANGE_TYPE, "direct (the default exchange)")
+        raise ExchangeTypeConflict("", probe_type, "direct (the default exchange)")
     builtin = _BUILTIN_TYPES.get(exchange)
     if builtin is not None:
-        if builtin != EXCHANGE_TYPE:
-            raise ExchangeTypeConflict(exchange, EXCHANGE_TYPE, builtin)
-        return (yield NewChannel())
+        if wanted is not None and builtin != wanted:
+            raise ExchangeTypeConflict(exchange, wanted, builtin)
+        return (yield NewChannel()), builtin
     channel = yield NewChannel()
     try:
         yield call(channel, "exchange_declare", exchange=exchange, passive=True)
@@ -88,14 +95,17 @@ def exchange_steps(exchange: str) -> Steps[Any]:
         exists = False
         channel = yield NewChannel()
     try:
-        yield call(channel, "exchange_declare", exchange=exchange, exchange_type=EXCHANGE_TYPE)
+        yield call(channel, "exchange_declare", exchange=exchange, exchange_type=probe_type)
+        return channel, probe_type
     except pex.ChannelClosedByBroker as exc:
-        conflict = type_conflict_from(exc, exchange, EXCHANGE_TYPE)
-        if conflict is not None:
+        conflict = type_conflict_from(exc, exchange, probe_type)
+        if conflict is not None and (wanted is not None or not exists):
             raise conflict from None
         if exc.reply_code == 403 and not exists:
             raise refused(exc, "exchange.declare") from None
-        if exc.reply_code not in (403, 406):
+        if conflict is None and exc.reply_code not in (403, 406):
             raise
-        channel = yield NewChannel()
-    return channel
+        actual = conflict.current if conflict is not None else ""
+        if exc.reply_code == 406 and conflict is None:
+            actual = probe_type  # the type matched; another flag did not
+        return (yield NewChannel()), actual
