@@ -223,6 +223,10 @@ def spec_from_mapping(
             raise SpecError(f"{source}: prefetch=0 is unlimited, which streams refuse")
         if out.get("ack") == "auto":
             raise SpecError(f"{source}: ack=auto is not for streams ({_NOT_ON_STREAMS['ack']})")
+    if out.get("delay") and out.get("ack") == "auto":
+        # The broker does not wait for an auto-ack consumer: a slow one would pile
+        # every message up in this process instead of in its queue.
+        raise SpecError(f"{source}: delay= needs ack=manual (auto acks do not slow the broker)")
     if out.get("delay") and out.get("prefetch") is None:
         # A slow consumer takes one message at a time, as the work-queue tutorial's
         # does (basic_qos(prefetch_count=1)): the rest wait in the queue, visible.

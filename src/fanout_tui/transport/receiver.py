@@ -24,6 +24,7 @@ import pika.exceptions as pex
 
 from ..model.delivery import Delivery
 from ..model.mailbox import Mailbox
+from ..model.receiver_spec import ReceiverSpec
 from ..model.states import StateChange, WorkerState
 from .broker import BrokerSettings, mask_url, vhost_of
 from .errors import PathLost, describe_error, refused
@@ -59,6 +60,23 @@ def delivery_from(
         method.routing_key,
         method.redelivered,
     )
+
+
+def bindings(exchange_type: str, spec: ReceiverSpec) -> list[dict[str, Any]]:
+    """The ``queue_bind`` arguments for a pane's bindings on an exchange of this type.
+
+    fanout ignores keys (the tutorial binds with ""); direct and topic bind once
+    per key, and with none, direct binds the empty key (it gets what is published
+    with the empty key) and topic ``#`` (everything); headers binds once, with
+    ``x-match`` and the pairs. An unknown type (the user may not declare the
+    exchange, so the broker would not say) binds the keys given, or "".
+    """
+    if exchange_type == "fanout":
+        return [{"routing_key": ""}]
+    if exchange_type == "headers":
+        return [{"routing_key": "", "arguments": {"x-match": spec.match, **dict(spec.headers)}}]
+    default = "#" if exchange_type == "topic" else ""
+    return [{"routing_key": key} for key in spec.keys or (default,)]
 
 
 @contextlib.contextmanager
@@ -105,9 +123,11 @@ class ReceiverWorker(LoopWorker):
         name: str = "receiver",
         reconnect: bool = True,
         start_attempts: int | None = None,
+        spec: ReceiverSpec | None = None,
     ) -> None:
         super().__init__(f"fanout-tui {name}")
         self.label = name
+        self.spec = spec or ReceiverSpec()
         self.broker = broker
         self.mailbox = mailbox
         self.reconnect = reconnect
@@ -199,7 +219,10 @@ class ReceiverWorker(LoopWorker):
             declared = yield call(channel, "queue_declare", queue="", exclusive=True)
         queue: str = declared.method.queue
         with _permission("queue.bind"):
-            yield call(channel, "queue_bind", queue=queue, exchange=self.broker.exchange)
+            for binding in bindings(self.exchange_type, self.spec):
+                yield call(
+                    channel, "queue_bind", queue=queue, exchange=self.broker.exchange, **binding
+                )
         yield call(channel, "basic_qos", prefetch_count=PREFETCH)
         return channel, queue
 
@@ -366,7 +389,8 @@ class ReceiverWorker(LoopWorker):
         channel, _type = yield from exchange_steps(
             exchange, self.broker.exchange_type or self.exchange_type or None
         )
-        yield call(channel, "queue_bind", queue=queue, exchange=exchange)
+        for binding in bindings(self.exchange_type, self.spec):
+            yield call(channel, "queue_bind", queue=queue, exchange=exchange, **binding)
         channel.close()
         return missing
 
