@@ -91,6 +91,16 @@ def _add_dashboard_options(parser: argparse.ArgumentParser) -> list[argparse.Act
             help=f"receivers to start with (0 to {MAX_RECEIVERS}; default 3)",
         ),
         parser.add_argument(
+            "--receiver",
+            action="append",
+            dest="receiver_specs",
+            default=argparse.SUPPRESS,
+            metavar="SPEC",
+            help="a receiver to start with, repeatable, in pane order: KIND[:key=value,...], "
+            "e.g. durable, shared:name=jobs, stream:offset=first, exclusive:delay=20ms,"
+            "max-length=1000 (kinds and keys: docs/receivers.md); replaces --receivers",
+        ),
+        parser.add_argument(
             "--scrollback",
             type=_non_negative,
             default=argparse.SUPPRESS,
@@ -256,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             management_url=getattr(args, "management_url", None),
             heartbeat=getattr(args, "heartbeat", None),
             spread=getattr(args, "spread", None),
+            receiver_specs=getattr(args, "receiver_specs", None),
             check_management=args.command not in ("publish", "listen"),
         )
         broker = settings.broker()
@@ -341,7 +352,8 @@ def dashboard_arguments(args: argparse.Namespace) -> list[str]:
             if value:
                 out.append(action.option_strings[-1])
             continue
-        out.append(f"{action.option_strings[-1]}={value}")
+        values = value if isinstance(value, list) else [value]  # repeatable: each one
+        out.extend(f"{action.option_strings[-1]}={item}" for item in values)
     return out
 
 

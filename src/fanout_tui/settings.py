@@ -12,6 +12,7 @@ from typing import Any
 
 from .locations import config_file
 from .model.body_budget import PANE_BODY_BUDGET
+from .model.receiver_spec import ReceiverSpec, SpecError, parse_spec, spec_from_table
 from .transport.broker import DEFAULT_EXCHANGE, DEFAULT_HEARTBEAT, DEFAULT_URL, BrokerSettings
 from .transport.management import (
     ManagementSettings,
@@ -22,6 +23,9 @@ from .transport.management import (
 from .transport.topology import exchange_problem
 
 MAX_RECEIVERS = 64
+# Messages each of the app's own exclusive queues may hold (drop-head beyond):
+# a dashboard left open against a busy exchange must not fill the broker's memory.
+DEFAULT_QUEUE_CAP = 100_000
 ENV_URL = "FANOUT_TUI_URL"
 ENV_EXCHANGE = "FANOUT_TUI_EXCHANGE"
 ENV_MANAGEMENT_URL = "FANOUT_TUI_MANAGEMENT_URL"
@@ -51,6 +55,14 @@ class Settings:
     # Receivers placed round-robin on the URLs (R1 on the first, R2 on the
     # second, ...) instead of all starting on the first.
     spread: bool = False
+    # The panes to start with, in order; none: ``receivers`` exclusive ones.
+    receiver_specs: tuple[ReceiverSpec, ...] = ()
+    queue_cap: int = DEFAULT_QUEUE_CAP  # 0: no cap
+
+    @property
+    def start_specs(self) -> tuple[ReceiverSpec, ...]:
+        """The receivers the dashboard starts with."""
+        return self.receiver_specs or (ReceiverSpec(),) * self.receivers
 
     def broker(self) -> BrokerSettings:
         return BrokerSettings(urls=self.urls, exchange=self.exchange, heartbeat=self.heartbeat)
@@ -66,10 +78,11 @@ _KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "urls": ((list,), "a list of strings"),
     "exchange": ((str,), "a string"),
     "heartbeat": ((int,), "a whole number of seconds"),
-    "receivers": ((int,), "a whole number"),
     "scrollback": ((int,), "a whole number"),
     "management_url": ((str,), "a string"),
     "spread": ((bool,), "true or false"),
+    "queue_cap": ((int,), "a whole number of messages (0 for none)"),
+    "receivers": ((int, list), "a whole number, or [[receivers]] tables"),
 }
 
 
@@ -143,6 +156,8 @@ def load_settings(
     heartbeat: int | None = None,
     management_url: str | None = None,
     spread: bool | None = None,
+    receiver_specs: list[str] | None = None,
+    queue_cap: int | None = None,
     env: dict[str, str] | None = None,
     config_path: Path | None = None,
     check_management: bool = True,
@@ -161,6 +176,11 @@ def load_settings(
     # space); ``fanout-tui serve`` hands its URLs to each session this way.
     env_urls = env.get(ENV_URL, "").split()
     chosen_urls = urls or env_urls or config_urls or list(defaults.urls)
+    try:
+        specs = tuple(parse_spec(text) for text in receiver_specs or ()) or _config_specs(config)
+    except SpecError as exc:
+        raise ConfigError(str(exc)) from None
+    config_receivers = config.get("receivers")
     chosen = Settings(
         urls=tuple(chosen_urls),
         # An empty variable counts as unset, as it does for the URL.
@@ -168,7 +188,14 @@ def load_settings(
             exchange, env.get(ENV_EXCHANGE) or None, config.get("exchange"), defaults.exchange
         ),
         heartbeat=_first(heartbeat, config.get("heartbeat"), defaults.heartbeat),
-        receivers=_first(receivers, config.get("receivers"), defaults.receivers),
+        receivers=_first(
+            receivers,
+            len(specs) if specs else None,
+            config_receivers if isinstance(config_receivers, int) else None,
+            defaults.receivers,
+        ),
+        receiver_specs=specs,
+        queue_cap=_first(queue_cap, config.get("queue_cap"), defaults.queue_cap),
         scrollback=_first(scrollback, config.get("scrollback"), defaults.scrollback),
         management_url=_first_or_none(
             management_url, env.get(ENV_MANAGEMENT_URL) or None, config.get("management_url")
@@ -177,7 +204,12 @@ def load_settings(
     )
     # A value that came from the config file is reported with the file (and line).
     where: dict[str, str] = config.get(_WHERE, {})
-    flags = {"receivers": receivers, "scrollback": scrollback, "heartbeat": heartbeat}
+    flags = {
+        "receivers": receivers,
+        "scrollback": scrollback,
+        "heartbeat": heartbeat,
+        "queue_cap": queue_cap,
+    }
 
     def source(key: str) -> str:
         return where.get(key, "") if flags.get(key) is None else ""
@@ -186,6 +218,16 @@ def load_settings(
         raise ConfigError(
             f"{source('receivers')}receivers must be between 0 and {MAX_RECEIVERS}, "
             f"not {chosen.receivers}"
+        )
+    if receivers is not None and specs and receivers != len(specs):
+        raise ConfigError(
+            f"--receivers {receivers} and {len(specs)} receiver specs disagree; "
+            "give one or the other"
+        )
+    if not 0 <= chosen.queue_cap <= 2**31:
+        raise ConfigError(
+            f"{source('queue_cap')}queue_cap must be between 0 (no cap) and {2**31:,}, "
+            f"not {chosen.queue_cap}"
         )
     if not 10 <= chosen.scrollback <= 1_000_000:
         raise ConfigError(
@@ -208,6 +250,22 @@ def load_settings(
         except ManagementUrlError as exc:
             raise ConfigError(str(exc)) from None
     return chosen
+
+
+def _config_specs(config: dict[str, Any]) -> tuple[ReceiverSpec, ...]:
+    """The ``[[receivers]]`` tables of the config file, in order, as specs."""
+    tables = config.get("receivers")
+    if not isinstance(tables, list):
+        return ()
+    where = config.get(_WHERE, {}).get("receivers", "config file: ")
+    specs = []
+    for number, table in enumerate(tables, 1):
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}'receivers' must be a number or [[receivers]] tables")
+        specs.append(spec_from_table(table, f"{where.rstrip(': ')}: receiver {number}"))
+    if len(specs) > MAX_RECEIVERS:
+        raise ConfigError(f"{where}at most {MAX_RECEIVERS} [[receivers]] tables")
+    return tuple(specs)
 
 
 def _first(*values: Any) -> Any:

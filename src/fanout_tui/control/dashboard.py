@@ -14,6 +14,7 @@ from pathlib import Path
 from ..model.history import History
 from ..model.mailbox import Mailbox
 from ..model.outcomes import Outcome
+from ..model.receiver_spec import ReceiverSpec
 from ..model.states import StateChange, WorkerState
 from ..model.tracking import DeliveryTracker, ReceiverView, TrackedBurst
 from ..present.outcomes import severity, summarize, summarize_burst
@@ -41,6 +42,7 @@ class Receiver:
     def __init__(self, number: int, worker: ReceiverWorker) -> None:
         self.number = number
         self.worker = worker
+        self.spec = worker.spec
         self.state = StateChange(WorkerState.CONNECTING)
         self._was_consuming = False
         self._last_failure = ""
@@ -177,8 +179,11 @@ class Dashboard:
         self.publisher.start()
 
     # Receivers -------------------------------------------------------------------
-    def add_receiver(self, waker: Callable[[], None] | None = None) -> Receiver | None:
-        """Start a receiver; None when there are MAX_RECEIVERS already."""
+    def add_receiver(
+        self, waker: Callable[[], None] | None = None, spec: ReceiverSpec | None = None
+    ) -> Receiver | None:
+        """Start a receiver of ``spec`` (the tutorial's exclusive queue by default);
+        None when there are MAX_RECEIVERS already."""
         if len(self.receivers) >= MAX_RECEIVERS:
             return None
         number = self._next_number
@@ -191,7 +196,8 @@ class Dashboard:
         mailbox.waker = waker
         # With --spread R<n> starts on node n (round the list of URLs).
         broker = self.broker.spread(number - 1) if self.settings.spread else self.broker
-        worker = ReceiverWorker(broker, mailbox, name=f"R{number}")
+        spec = spec or ReceiverSpec()
+        worker = ReceiverWorker(broker, mailbox, name=f"R{number}", spec=spec)
         receiver = Receiver(number, worker)
         self.receivers.append(receiver)
         self._threads.append(worker)
@@ -300,6 +306,11 @@ class Dashboard:
     def exchange_problem(self) -> str:
         """Why the exchange is no fanout ("" while it is), for the header."""
         return self.publisher.exchange_problem
+
+    @property
+    def exchange_type(self) -> str:
+        """The exchange's type: as the broker said, else as asked ("" if neither)."""
+        return self.publisher.exchange_type or self.broker.exchange_type or ""
 
     @property
     def blocked(self) -> str:

@@ -24,6 +24,7 @@ from textual.widgets import Footer
 
 from ..control.dashboard import Dashboard
 from ..locations import history_file
+from ..model.receiver_spec import ReceiverSpec
 from ..present.text import seq_label
 from ..settings import MAX_RECEIVERS, Settings
 from ..transport.publisher import MessageProperties
@@ -94,8 +95,8 @@ class FanoutApp(App[None]):
         elif self.is_web:
             # Served to a browser: what this visitor keeps, said before they rely on it.
             self.query_one(ResultLine).show(WEB_SESSION_NOTE, "")
-        for _ in range(self.settings.receivers):
-            self.action_add_receiver()
+        for spec in self.settings.start_specs:
+            self.add_receiver(spec)
         self.set_interval(1.0, self._every_second)
         self.query_one(PublishInput).focus()
 
@@ -115,7 +116,10 @@ class FanoutApp(App[None]):
 
     # Receivers -------------------------------------------------------------------
     def action_add_receiver(self) -> None:
-        receiver = self.dashboard.add_receiver(self.grid.wake_from_thread)
+        self.add_receiver()
+
+    def add_receiver(self, spec: ReceiverSpec | None = None) -> None:
+        receiver = self.dashboard.add_receiver(self.grid.wake_from_thread, spec)
         if receiver is None:
             return self._warn(f"At most {MAX_RECEIVERS} receivers; remove one (ctrl+r) first.")
         self.grid.add(receiver)
