@@ -6,8 +6,10 @@ import pytest
 
 from fanout_tui.model.outcomes import Outcome
 from fanout_tui.model.tracking import DeliveryTracker
-from fanout_tui.present.outcomes import describe_outcome, summarize
+from fanout_tui.present.outcomes import Routing, describe_outcome, summarize
 from fanout_tui.transport.publisher import PublishResult
+
+LOGS = Routing("logs")
 
 
 @pytest.mark.parametrize("outcome", [Outcome.UNROUTABLE, Outcome.NACKED, Outcome.FAILED])
@@ -19,7 +21,7 @@ def test_the_result_and_the_tracked_message_say_the_same(outcome: Outcome) -> No
 
     said = describe_outcome(outcome, "logs", "connection refused")
     assert result.describe() == f"#3 {said}"
-    assert summarize(message, {}, "logs") == f'#3 "x" → {said}'
+    assert summarize(message, {}, LOGS) == f'#3 "x" → {said}'
 
 
 def test_every_outcome_has_its_own_line() -> None:

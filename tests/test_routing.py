@@ -9,7 +9,6 @@ where the matcher and the broker disagree, the matcher is wrong.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -135,7 +134,6 @@ def test_an_unknown_exchange_type_is_one_line() -> None:
 
 # The shared broker: these tests only declare their own exchange and exclusive
 # queues and delete them, which changes none of its settings.
-BROKER_URL = os.environ.get("FANOUT_TUI_TEST_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 # A small alphabet, so that patterns and keys often match; the empty word and the
 # wildcards' characters as literal words of a key are in it on purpose.
@@ -265,10 +263,10 @@ class Oracle:
 
 
 @contextmanager
-def oracle(exchange_type: str) -> Iterator[Oracle]:
+def oracle(exchange_type: str, url: str) -> Iterator[Oracle]:
     """One connection for the whole test, opened in the test's thread, and an
     exchange of the type with a name no other test uses, deleted at the end."""
-    connection = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
+    connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
@@ -305,8 +303,8 @@ ORACLE_SETTINGS = settings(
 
 
 @pytest.mark.timeout(60)
-def test_topic_routing_matches_the_broker() -> None:
-    with oracle("topic") as the_oracle:
+def test_topic_routing_matches_the_broker(broker_url: str) -> None:
+    with oracle("topic", broker_url) as the_oracle:
 
         @ORACLE_SETTINGS
         @given(receivers(st.builds(Binding, key=TOPIC_PATTERNS)), ROUTING_KEYS, st.just({}))
@@ -319,8 +317,8 @@ def test_topic_routing_matches_the_broker() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_direct_routing_matches_the_broker() -> None:
-    with oracle("direct") as the_oracle:
+def test_direct_routing_matches_the_broker(broker_url: str) -> None:
+    with oracle("direct", broker_url) as the_oracle:
 
         @ORACLE_SETTINGS
         @given(receivers(st.builds(Binding, key=DIRECT_KEYS)), DIRECT_KEYS | ROUTING_KEYS)
@@ -331,8 +329,8 @@ def test_direct_routing_matches_the_broker() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_fanout_routing_matches_the_broker() -> None:
-    with oracle("fanout") as the_oracle:
+def test_fanout_routing_matches_the_broker(broker_url: str) -> None:
+    with oracle("fanout", broker_url) as the_oracle:
 
         @settings(ORACLE_SETTINGS, max_examples=20)
         @given(receivers(st.builds(Binding, key=DIRECT_KEYS)), ROUTING_KEYS)
@@ -359,8 +357,8 @@ def refuses_x_match(the_oracle: Oracle, match: str) -> bool:
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("matches", [("all", "any"), ("all-with-x", "any-with-x")])
-def test_headers_routing_matches_the_broker(matches: tuple[str, ...]) -> None:
-    with oracle("headers") as the_oracle:
+def test_headers_routing_matches_the_broker(broker_url: str, matches: tuple[str, ...]) -> None:
+    with oracle("headers", broker_url) as the_oracle:
         refused = [match for match in matches if refuses_x_match(the_oracle, match)]
         if refused:
             pytest.skip(f"this broker refuses x-match {', '.join(refused)} (RabbitMQ < 3.10)")

@@ -15,9 +15,10 @@ from ..model.history import History
 from ..model.mailbox import Mailbox
 from ..model.outcomes import Outcome
 from ..model.receiver_spec import ReceiverSpec
+from ..model.routing import Binding, expected
 from ..model.states import StateChange, WorkerState
 from ..model.tracking import DeliveryTracker, ReceiverView, TrackedBurst
-from ..present.outcomes import severity, summarize, summarize_burst
+from ..present.outcomes import Routing, gap_fate, severity, summarize, summarize_burst
 from ..present.text import sanitize
 from ..settings import MAX_RECEIVERS, Settings
 from ..transport.broker import node_of
@@ -226,6 +227,21 @@ class Dashboard:
             self._views = {r.number: (r.state.state, r.state.queue) for r in self.receivers}
         return self._views
 
+    def routing(self) -> Routing:
+        """The exchange and every pane's spec, as the words for an outcome need them."""
+        specs = {r.number: r.spec for r in self.receivers}
+        return Routing(self.broker.exchange, self.exchange_type, specs, self.settings.queue_cap)
+
+    def _watch_gaps(self, receiver: Receiver) -> None:
+        """Tell tracking which panes' queues may skip messages (their limits, or
+        the app's cap on its exclusive queues), and the queue each has now."""
+        spec, state = receiver.spec, receiver.state
+        capped = spec.kind == "exclusive" and self.settings.queue_cap > 0
+        if state.state in _BOUND and state.queue and (spec.limited or capped):
+            self.tracker.gap_fates[receiver.number] = (gap_fate(spec), state.queue)
+        else:
+            self.tracker.gap_fates.pop(receiver.number, None)
+
     def collect(self, receiver: Receiver, now: float) -> Collected:
         """Tracking and state changes from one receiver's mailbox.
 
@@ -244,6 +260,7 @@ class Dashboard:
             out.states_changed = True
             self._views = None
             out.lines.extend(receiver.apply(event, self.tracker))
+            self._watch_gaps(receiver)
             if event.note and self._announce(event.note, now):
                 out.notes.append(f"⚠ {event.note}")
         return out
@@ -259,12 +276,31 @@ class Dashboard:
         self._threads = [w for w in self._threads if w.is_alive() or not w.stopping]
 
     # Publishing ------------------------------------------------------------------
-    def publish(self, text: str) -> int:
+    def publish(self, text: str, routing_key: str = "") -> int:
         seq = self.publisher.publish(text.encode("utf-8"))
         self._pending[seq] = text
-        self.tracker.published(seq, quote(text), self.receiver_views(), time.time())
+        expected = self.expected(routing_key)
+        views = self.receiver_views()
+        self.tracker.published(seq, quote(text), views, time.time(), routing_key, expected)
         self.shown = seq
         return seq
+
+    def expected(self, routing_key: str) -> frozenset[int] | None:
+        """The panes whose bindings match a message published now with this key
+        and the publish properties' headers (None on a fanout, or while the
+        exchange's type is unknown: every bound pane is then expected)."""
+        exchange_type = self.exchange_type
+        if exchange_type in ("fanout", ""):
+            return None
+        headers = self.publisher.properties.headers or {}
+        bindings = {
+            r.number: [
+                Binding(key, r.spec.headers, r.spec.match)
+                for key in r.spec.binding_keys(exchange_type)
+            ]
+            for r in self.receivers
+        }
+        return expected(exchange_type, bindings, routing_key, headers)
 
     def take_results(self) -> list[str]:
         """Record the publish outcomes that arrived; the texts of those not sent."""
@@ -325,11 +361,11 @@ class Dashboard:
         its severity."""
         shown = self.shown
         if isinstance(shown, TrackedBurst):
-            return summarize_burst(shown), severity(shown)
+            return summarize_burst(shown, self.routing()), severity(shown)
         message = self.tracker.get(shown) if shown is not None else None
         if message is None:
             return None
-        text = summarize(message, self.receiver_views(), self.broker.exchange)
+        text = summarize(message, self.receiver_views(), self.routing())
         return text, severity(message)
 
     # Bursts ----------------------------------------------------------------------

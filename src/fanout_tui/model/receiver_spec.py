@@ -133,6 +133,24 @@ class ReceiverSpec:
             parts.append(self.overflow or "drop-head")
         return ", ".join(parts)
 
+    def binding_keys(self, exchange_type: str) -> tuple[str, ...]:
+        """The keys it binds with on an exchange of this type: fanout and headers
+        ignore keys (bound with ""); with none given, direct binds the empty key
+        and topic ``#`` (everything). An unknown type ("") binds the keys, or ""."""
+        if exchange_type in ("fanout", "headers"):
+            return ("",)
+        return self.keys or (("#",) if exchange_type == "topic" else ("",))
+
+    def bindings_text(self, exchange_type: str) -> str:
+        """Its bindings in a few characters for titles and result lines
+        (``kern.*;*.critical``, ``''`` for the empty key, ``any(x=1)``; "" on fanout)."""
+        if exchange_type == "fanout":
+            return ""
+        if exchange_type == "headers":
+            pairs = ", ".join(f"{name}={value}" for name, value in self.headers)
+            return f"{self.match}({pairs})"
+        return ";".join(key or "''" for key in self.binding_keys(exchange_type))
+
     def with_bindings(
         self, keys: tuple[str, ...], match: str, headers: tuple[tuple[str, str], ...]
     ) -> ReceiverSpec:

@@ -40,6 +40,19 @@ class Fate(enum.Enum):
     NOT_CONNECTED = "not connected"
     NOT_BOUND = "not bound yet"
     REMOVED = "removed"
+    # Found from this app's sequence numbers: a later one arrived, this one never
+    # will. Which of the three it is follows from the queue's limits.
+    DROPPED = "dropped by the broker"
+    EXPIRED = "expired in its queue"
+    REFUSED = "refused by its full queue"
+    # Routing (direct, topic, headers): no binding of the pane matches.
+    NOT_MATCHING = "not matching"
+    # A shared queue (a work queue): another of its consumers got it.
+    SHARED = "went to another consumer of its queue"
+
+
+# Fates after which the copy will never come.
+GONE = (Fate.LOST, Fate.DROPPED, Fate.EXPIRED, Fate.REFUSED, Fate.REMOVED)
 
 
 @dataclass(slots=True)
@@ -51,6 +64,10 @@ class TrackedMessage:
     got: dict[int, float] = field(default_factory=dict)  # pane number -> latency (s)
     outcome: Outcome = Outcome.PUBLISHING
     reason: str = ""
+    routing_key: str = ""
+    # The panes whose bindings match it (None: every bound pane, as on a fanout).
+    expected: frozenset[int] | None = None
+    lost: dict[int, Fate] = field(default_factory=dict)  # pane -> why it never will
 
     @property
     def slowest(self) -> float | None:
@@ -70,9 +87,16 @@ class TrackedBurst:
     error: str = ""  # why it stopped early
     got: dict[int, int] = field(default_factory=dict)  # pane number -> copies received
     slowest: dict[int, float] = field(default_factory=dict)
+    routing_key: str = ""
+    expected: frozenset[int] | None = None  # as for a message: one key for the burst
+    lost: dict[int, int] = field(default_factory=dict)  # pane -> copies that never will
 
     def covers(self, seq: int) -> bool:
         return self.first <= seq < self.first + self.count
+
+
+def is_expected(number: int, expected: frozenset[int] | None) -> bool:
+    return expected is None or number in expected
 
 
 def fate(
@@ -80,12 +104,15 @@ def fate(
     got: bool,
     receivers: Mapping[int, ReceiverView],
     current: Mapping[int, ReceiverView],
+    expected: frozenset[int] | None = None,
 ) -> Fate:
     """The fate of a message for receiver ``number``, given the receivers at
-    publish time and now."""
+    publish time and now, and which of them its routing key matches."""
     if got:
         return Fate.GOT
     then = receivers.get(number)
+    if then is not None and then[0] in _BOUND and not is_expected(number, expected):
+        return Fate.NOT_MATCHING
     now = current.get(number)
     if then is None:
         return Fate.REMOVED if now is None else Fate.NOT_BOUND
@@ -106,7 +133,25 @@ def fates_of(
 ) -> list[tuple[int, Fate]]:
     """Every receiver concerned, then or now, in pane order, with the message's fate."""
     numbers = sorted(set(message.receivers) | set(current))
-    return [(n, fate(n, n in message.got, message.receivers, current)) for n in numbers]
+    out = []
+    for n in numbers:
+        lost = message.lost.get(n)
+        if lost is not None and n not in message.got:
+            out.append((n, lost))
+            continue
+        out.append((n, fate(n, n in message.got, message.receivers, current, message.expected)))
+    return out
+
+
+def shared_queues(receivers: Mapping[int, ReceiverView]) -> dict[str, list[int]]:
+    """Queues that several bound panes consume together (work queues), with
+    their panes in order: each message on one goes to one of them."""
+    by_queue: dict[str, list[int]] = {}
+    for number in sorted(receivers):
+        state, queue = receivers[number]
+        if queue and state in _BOUND:
+            by_queue.setdefault(queue, []).append(number)
+    return {queue: numbers for queue, numbers in by_queue.items() if len(numbers) > 1}
 
 
 class DeliveryTracker:
@@ -119,13 +164,28 @@ class DeliveryTracker:
         # Bumped on every change, so a view can tell whether to redraw.
         self.version = 0
         self.untracked = 0  # stamped by this app but no longer (or never) recorded
+        # Panes whose queue drops, expires or refuses messages (its limits, or
+        # the app's cap), with what a gap means there and the queue it is for:
+        # set by the dashboard as receivers change. In such a FIFO queue, a later
+        # message of this app arriving proves the earlier ones it skipped will
+        # never come.
+        self.gap_fates: dict[int, tuple[Fate, str]] = {}
+        self._last_seq: dict[int, int] = {}  # pane -> last of this app's seqs it got
+        self.lost_counts: dict[int, int] = {}  # pane -> copies found dropped (or so)
 
     # Recording --------------------------------------------------------------------
     def published(
-        self, seq: int, preview: str, receivers: Mapping[int, ReceiverView], at: float
+        self,
+        seq: int,
+        preview: str,
+        receivers: Mapping[int, ReceiverView],
+        at: float,
+        routing_key: str = "",
+        expected: frozenset[int] | None = None,
     ) -> TrackedMessage:
         # ``receivers`` is kept, not copied: the caller passes one it never mutates.
-        message = TrackedMessage(seq, preview, at, receivers)
+        message = TrackedMessage(seq, preview, at, receivers, routing_key=routing_key)
+        message.expected = expected
         self._messages[seq] = message
         while len(self._messages) > self.limit:
             self._messages.popitem(last=False)
@@ -139,15 +199,25 @@ class DeliveryTracker:
             self.version += 1
 
     def burst_started(
-        self, first: int, count: int, receivers: Mapping[int, ReceiverView], at: float
+        self,
+        first: int,
+        count: int,
+        receivers: Mapping[int, ReceiverView],
+        at: float,
+        routing_key: str = "",
+        expected: frozenset[int] | None = None,
     ) -> TrackedBurst:
-        burst = TrackedBurst(first, count, at, receivers)
+        burst = TrackedBurst(first, count, at, receivers, routing_key=routing_key)
+        burst.expected = expected
         self._bursts.append(burst)
         del self._bursts[:-MAX_BURSTS]
         self.version += 1
         return burst
 
     def received(self, number: int, seq: int, latency: float) -> None:
+        gap = self.gap_fates.get(number)
+        if gap is not None:
+            self._skipped(number, seq, *gap)
         message = self._messages.get(seq)
         if message is not None:
             message.got[number] = latency
@@ -161,6 +231,49 @@ class DeliveryTracker:
                 self.version += 1
                 return
         self.untracked += 1
+
+    def _skipped(self, number: int, seq: int, why: Fate, queue: str) -> None:
+        """Count what pane ``number``'s queue skipped before ``seq``: this app's
+        messages published to that queue since the last one it got."""
+        last = self._last_seq.get(number)
+        if last is not None and seq <= last + 1:
+            if seq > last:
+                self._last_seq[number] = seq
+            return  # the next in line (a burst's common case), or a redelivery
+        self._last_seq[number] = seq
+        low = 0 if last is None else last + 1
+        count = 0
+        for message in reversed(self._messages.values()):
+            if message.seq >= seq:
+                continue
+            if message.seq < low:
+                break
+            if number in message.got or number in message.lost:
+                continue
+            if self._was_sent_to(number, queue, message, why) and is_expected(
+                number, message.expected
+            ):
+                message.lost[number] = why
+                count += 1
+        for burst in self._bursts:
+            start, end = max(burst.first, low), min(burst.first + burst.count, seq)
+            then = burst.receivers.get(number)
+            bound_there = then is not None and then[0] in _BOUND and then[1] == queue
+            if end > start and bound_there and is_expected(number, burst.expected):
+                burst.lost[number] = burst.lost.get(number, 0) + end - start
+                count += end - start
+        if count:
+            self.lost_counts[number] = self.lost_counts.get(number, 0) + count
+            self.version += 1
+
+    @staticmethod
+    def _was_sent_to(number: int, queue: str, message: TrackedMessage, why: Fate) -> bool:
+        then = message.receivers.get(number)
+        if then is None or then[0] not in _BOUND or then[1] != queue:
+            return False  # published before it was bound there: never its to get
+        if message.outcome is Outcome.NACKED:
+            return why is Fate.REFUSED  # refused by this very queue, most likely
+        return message.outcome not in (Outcome.UNROUTABLE, Outcome.FAILED)
 
     # Reading ----------------------------------------------------------------------
     def get(self, seq: int) -> TrackedMessage | None:

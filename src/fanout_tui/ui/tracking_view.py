@@ -49,4 +49,4 @@ class TrackingView:
 
     def fill_log(self, log: DeliveryLog) -> None:
         dashboard = self.dashboard
-        log.update_from(dashboard.tracker, dashboard.receiver_views(), dashboard.broker.exchange)
+        log.update_from(dashboard.tracker, dashboard.receiver_views(), dashboard.routing())

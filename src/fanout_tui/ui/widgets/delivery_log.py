@@ -18,7 +18,15 @@ from ...model.tracking import (
     TrackedMessage,
     fates_of,
 )
-from ...present.outcomes import REACHED_NONE, ms, severity, summarize, summarize_burst
+from ...present.outcomes import (
+    REACHED_NONE,
+    Routing,
+    fate_text,
+    ms,
+    severity,
+    summarize,
+    summarize_burst,
+)
 from ...present.text import sanitize
 
 SHOWN = 300  # most recent messages listed
@@ -86,14 +94,14 @@ class DeliveryLog(ScrollView, can_focus=True):
         self,
         tracker: DeliveryTracker,
         current: Mapping[int, ReceiverView],
-        exchange: str,
+        routing: Routing,
     ) -> None:
         lines: list[tuple[str, str]] = [("Delivery log (ctrl+l hides it)", "title")]
         entries: list[tuple[int, list[tuple[str, str]]]] = []
         for message in tracker.recent(SHOWN):
-            entries.append((message.seq, self._message_lines(tracker, message, current, exchange)))
+            entries.append((message.seq, self._message_lines(tracker, message, current, routing)))
         for burst in tracker.bursts:
-            entries.append((burst.first, [(summarize_burst(burst), _kind(burst))]))
+            entries.append((burst.first, [(summarize_burst(burst, routing), _kind(burst))]))
         entries.sort(key=lambda entry: entry[0])
         for _seq, entry in entries:
             lines.extend(entry)
@@ -111,9 +119,9 @@ class DeliveryLog(ScrollView, can_focus=True):
         tracker: DeliveryTracker,
         message: TrackedMessage,
         current: Mapping[int, ReceiverView],
-        exchange: str,
+        routing: Routing,
     ) -> list[tuple[str, str]]:
-        out = [(summarize(message, current, exchange, names=False), _kind(message))]
+        out = [(summarize(message, current, routing, names=False), _kind(message))]
         if message.outcome in REACHED_NONE:
             return out
         parts = []
@@ -121,7 +129,7 @@ class DeliveryLog(ScrollView, can_focus=True):
             if fate is Fate.GOT:
                 parts.append(f"R{number} {ms(message.got[number])}")
             else:
-                parts.append(f"R{number} {fate.value}")
+                parts.append(fate_text(number, fate, routing))
         if parts:
             out.append(("    " + " · ".join(parts), "detail"))
         return out
