@@ -18,7 +18,14 @@ from ..model.receiver_spec import ReceiverSpec
 from ..model.routing import Binding, expected
 from ..model.states import StateChange, WorkerState
 from ..model.tracking import DeliveryTracker, ReceiverView, TrackedBurst
-from ..present.outcomes import Routing, gap_fate, severity, summarize, summarize_burst
+from ..present.outcomes import (
+    Routing,
+    gap_fate,
+    lost_text,
+    severity,
+    summarize,
+    summarize_burst,
+)
 from ..present.text import sanitize
 from ..settings import MAX_RECEIVERS, Settings
 from ..transport.broker import node_of
@@ -44,6 +51,13 @@ class Receiver:
         self.number = number
         self.worker = worker
         self.spec = worker.spec
+        # What its pane's title says besides its label and queue (the kind, the
+        # bindings, "1 of 3" in a work queue): kept by the dashboard.
+        self.title_words = ""
+        # Copies of this app's messages its queue dropped, expired or refused,
+        # and the pane's line for it ("" while none).
+        self.lost = 0
+        self.lost_line = ""
         self.state = StateChange(WorkerState.CONNECTING)
         self._was_consuming = False
         self._last_failure = ""
@@ -165,6 +179,7 @@ class Dashboard:
         self._last_note: tuple[str, float] = ("", 0.0)
         self.notes: list[str] = []  # for every pane, from the publisher (take_notes)
         self._redeclared_seen = 0
+        self._titled_type = ""
         self.burst: BurstWorker | None = None
         self._burst_record: TrackedBurst | None = None
         # What the result line follows: the last message typed, or the last burst.
@@ -203,6 +218,7 @@ class Dashboard:
         self.receivers.append(receiver)
         self._threads.append(worker)
         self._views = None
+        self.retitle()
         worker.start()
         return receiver
 
@@ -211,11 +227,38 @@ class Dashboard:
         if receiver in self.receivers:
             self.receivers.remove(receiver)
             self._views = None
+            self.retitle()
 
     @staticmethod
     def toggle_pause(receiver: Receiver) -> None:
         # The worker acts on it between waits and reports PAUSED / CONSUMING.
         receiver.worker.set_paused(not receiver.worker.pause_requested)
+
+    def retitle(self) -> None:
+        """Every pane's title words: its kind and what differs from the default,
+        its place in a work queue (``shared 'jobs' · 1 of 3``), and its bindings
+        on an exchange that routes. Called when receivers or the type change."""
+        exchange_type = self.exchange_type
+        groups: dict[str, list[Receiver]] = {}
+        for receiver in self.receivers:
+            if receiver.spec.kind == "shared":
+                groups.setdefault(receiver.spec.name, []).append(receiver)
+        for receiver in self.receivers:
+            spec = receiver.spec
+            words = [spec.describe()] if spec != ReceiverSpec() else []
+            group = groups.get(spec.name) if spec.kind == "shared" else None
+            if group:
+                words.append(f"{group.index(receiver) + 1} of {len(group)}")
+            keys = spec.bindings_text(exchange_type) if exchange_type else ""
+            if keys:
+                words.insert(0, keys)
+            receiver.title_words = " · ".join(words)
+        self._titled_type = exchange_type
+
+    @property
+    def titles_stale(self) -> bool:
+        """The exchange's type became known (or changed) since the titles were made."""
+        return self._titled_type != self.exchange_type
 
     def receiver_views(self) -> dict[int, ReceiverView]:
         """Every receiver as last reported: what tracking compares with.
@@ -256,6 +299,10 @@ class Dashboard:
             received, number = self.tracker.received, receiver.number
             for seq, latency in tracked:
                 received(number, seq, latency)
+            lost = self.tracker.lost_counts.get(number, 0)
+            if lost != receiver.lost:
+                receiver.lost = lost
+                receiver.lost_line = lost_text(number, lost, self.routing())
         for event in mailbox.drain_events():
             out.states_changed = True
             self._views = None

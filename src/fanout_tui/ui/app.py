@@ -180,6 +180,10 @@ class FanoutApp(App[None]):
             self.tracking.after_drain(busy_panes)
 
     def _status(self) -> None:
+        if self.dashboard.titles_stale:  # the exchange's type came to be known
+            self.dashboard.retitle()
+            for pane in self.panes:
+                pane.update_titles()
         self.query_one(StatusLine).update_from_dashboard()
 
     def _every_second(self) -> None:

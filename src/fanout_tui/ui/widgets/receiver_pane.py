@@ -96,7 +96,8 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
         self.show_node = len(receiver.worker.broker.urls) > 1
         self.view = MessageView(scrollback, origin, labels)
         self.stats = StatsLine(classes="pane-stats")
-        self._title_key: tuple[str, int] | None = None
+        self._title_key: tuple[str, int, str] | None = None
+        self._lost_shown = ""
         self._subtitle = ""
         self._state_classes: tuple[bool, bool] | None = None
         self.dirty = False  # it has changes the screen does not show yet
@@ -156,7 +157,10 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
         if count != self.received:
             self.received = count
             self.dirty = True
-        if self.mailbox.stamped != self._latency_seen:
+        if (
+            self.mailbox.stamped != self._latency_seen
+            or self.receiver.lost_line != self._lost_shown
+        ):
             self.dirty = True
 
     def paint(self) -> None:
@@ -168,9 +172,12 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             self._rates_changed = False
             self.stats.set_rates(list(self.rates))
         stamped = self.mailbox.stamped
-        if stamped != self._latency_seen:
-            self._latency_seen = stamped
-            self.stats.set_text(self.latency_text(self.mailbox.recent_latencies()))
+        lost = self.receiver.lost_line
+        if stamped != self._latency_seen or lost != self._lost_shown:
+            self._latency_seen, self._lost_shown = stamped, lost
+            text = self.latency_text(self.mailbox.recent_latencies())
+            # What the broker threw away comes first: it is what the pane is for.
+            self.stats.set_text(f"⚠ {lost} · {text}" if lost else text)
 
     @staticmethod
     def latency_text(latencies: list[float]) -> str:
@@ -222,11 +229,22 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
         # Room for the name between "╭ R12 · " and " ✕ ╮"; the name is cut in the
         # middle, since server-named queues differ at both ends.
         room = max(8, self.outer_size.width - len(self.receiver.label) - 12)
-        if self._title_key != (queue, room):
-            self._title_key = (queue, room)
-            name = middle_ellipsis(sanitize(queue or "no queue", 80), room)
+        words = self.receiver.title_words
+        if self._title_key != (queue, room, words):
+            self._title_key = (queue, room, words)
+            # The kind and bindings first: a person compares panes by them; the
+            # queue's name takes what room is left (a named queue is in the words).
+            head = sanitize(words, 120)
+            spec = self.receiver.spec
+            if spec.kind in ("durable", "shared") and spec.name and queue == spec.name:
+                queue = ""
+            name = middle_ellipsis(sanitize(queue or ("" if head else "no queue"), 80), room)
+            if head:
+                head = middle_ellipsis(head, max(8, room - min(len(name), 12)))
+                name = middle_ellipsis(name, max(0, room - len(head) - 3)) if name else ""
+            text = " · ".join(part for part in (head, name) if part)
             self.border_title = Content.assemble(
-                Content(f"{self.receiver.label} · "), Content(name), " ", _CLOSE
+                Content(f"{self.receiver.label} · "), Content(text), " ", _CLOSE
             )
         state = self.state.state
         counts = f"{self.received:,} recv"

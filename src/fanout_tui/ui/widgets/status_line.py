@@ -66,12 +66,14 @@ class StatusLine(Horizontal):
     def update_from_dashboard(self) -> None:
         dashboard = self.dashboard
         state = dashboard.publisher.state
-        kind = f"({EXCHANGE_TYPE})"
+        # The type the broker said, else the one asked for; unknown until the
+        # publisher has connected (or when this user may not declare it).
+        kind = f"({dashboard.exchange_type or 'type unknown'})"
         if dashboard.blocked:
             link = f"⚠ broker is blocking publishers: {dashboard.blocked}"
         elif dashboard.exchange_problem:
             # In the state's place, which is cut last when the line is too long.
-            kind, link = "(not a fanout)", f"⚠ {dashboard.exchange_problem}"
+            kind, link = "(type changed)", f"⚠ {dashboard.exchange_problem}"
         elif state.state is WorkerState.READY:
             link = "● connected"
         elif state.state is WorkerState.RECONNECTING and state.detail:
