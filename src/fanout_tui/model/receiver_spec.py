@@ -380,7 +380,7 @@ def _offset(raw: Any, bad: str) -> str | int | datetime:
         pass
     raise SpecError(
         f"{bad}: must be first, last, next, an offset number, an ISO time "
-        "(2026-12-01T09:00) or an interval (10m, 2h, 1D)"
+        "(YYYY-MM-DDTHH:MM) or an interval (10m, 2h, 1D)"
     )
 
 
