@@ -133,11 +133,20 @@ def fates_of(
 ) -> list[tuple[int, Fate]]:
     """Every receiver concerned, then or now, in pane order, with the message's fate."""
     numbers = sorted(set(message.receivers) | set(current))
+    taken = {  # work queues whose copy one of their panes got
+        queue
+        for queue, panes in shared_queues(message.receivers).items()
+        if any(n in message.got for n in panes)
+    }
     out = []
     for n in numbers:
         lost = message.lost.get(n)
         if lost is not None and n not in message.got:
             out.append((n, lost))
+            continue
+        then = message.receivers.get(n)
+        if then is not None and then[1] in taken and n not in message.got:
+            out.append((n, Fate.SHARED))
             continue
         out.append((n, fate(n, n in message.got, message.receivers, current, message.expected)))
     return out

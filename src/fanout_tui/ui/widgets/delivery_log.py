@@ -122,8 +122,8 @@ class DeliveryLog(ScrollView, can_focus=True):
         routing: Routing,
     ) -> list[tuple[str, str]]:
         out = [(summarize(message, current, routing, names=False), _kind(message))]
-        if message.outcome in REACHED_NONE:
-            return out
+        if message.outcome in REACHED_NONE and not message.got:
+            return out  # a nack (reject-publish) may still have reached the others
         parts = []
         for number, fate in fates_of(message, current):
             if fate is Fate.GOT:
