@@ -1,5 +1,6 @@
 """Broker resource alarms: a blocked publisher never says "not sent" for a message
-that may have reached the broker.
+that may have reached the broker; one typed once the block is known is not
+written at all and stays in the input; a burst pauses, says why, and resumes.
 
 Alarms are raised on a private node of the test's own (``fault_node``), with a
 memory watermark no node can meet, and always lowered again; the shared broker's
@@ -29,12 +30,15 @@ from test_app import (
     until,
     worker_threads,
 )
+from textual.widgets import Input, Static
 
 from fanout_tui import cli
+from fanout_tui.ui.screens.forms import BurstScreen
 
 pytestmark = pytest.mark.timeout(120)
 
 WATERMARK = "0.4"  # RabbitMQ's default, restored after every test
+BLOCKED_LONG = 12.0  # seconds: past BrokerSettings' blocked-connection timeout (>= 10 s)
 
 
 def raise_alarm(node: Any) -> None:
@@ -131,3 +135,105 @@ def test_cli_publish_held_by_an_alarm_exits_5_and_is_delivered_later(
         assert got == [b"held from cli"]
     finally:
         listener.close()
+
+
+def lines_with(pane: Any, text: str) -> int:
+    return sum(1 for line in pane.plain_lines() if text in line)
+
+
+async def test_a_message_typed_while_blocked_stays_in_the_input_then_goes_once(
+    fault_node: Any, exchange: str
+) -> None:
+    app = make_app(node_url(fault_node), exchange, receivers=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app), timeout=30)
+        box = app.query_one("PublishInput", Input)
+        typed = "typed while blocked"
+        with memory_alarm(fault_node):
+            await type_and_publish(pilot, "tells the broker to block")  # written, held
+            blocking = "broker is blocking publishers: low on memory"
+            await until(pilot, lambda: blocking in status_text(app), timeout=30)
+            await type_and_publish(pilot, typed)
+            await until(pilot, lambda: "press Enter again once it clears" in result_text(app))
+            assert result_text(app) == (
+                f'"{typed}" not sent: the broker is blocking publishers (low on memory); '
+                "press Enter again once it clears"
+            )
+            assert box.value == typed  # never left the input
+            assert app.dashboard.tracker.get(2) is None  # never given a number: not written
+        await until(pilot, lambda: "● connected" in status_text(app), timeout=30)
+        await until(pilot, lambda: all(has_line(p, "tells the broker") for p in app.panes))
+        assert not any(has_line(p, typed) for p in app.panes)
+        box.focus()
+        await pilot.press("enter")  # the same text, now that the alarm has cleared
+        await until(pilot, lambda: all(has_line(p, typed) for p in app.panes), timeout=30)
+        await until(pilot, lambda: reached_all(app))
+        assert box.value == ""
+        assert all(lines_with(p, typed) == 1 for p in app.panes)
+        assert all(p.received == 2 for p in app.panes)
+
+
+def burst_label(app: Any) -> str:
+    return str(app.query_one("#burst-label", Static).render())
+
+
+@pytest.mark.timeout(180)
+async def test_a_burst_pauses_while_blocked_says_why_and_resumes_by_itself(
+    fault_node: Any, exchange: str
+) -> None:
+    count = 10_000
+    app = make_app(node_url(fault_node), exchange, receivers=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app), timeout=30)
+        await app.run_action("burst")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, BurstScreen) and bool(app.screen.query("#burst-rate")),
+        )
+        app.screen.query_one("#burst-text", Input).value = "paced"
+        app.screen.query_one("#burst-count", Input).value = str(count)
+        rate = app.screen.query_one("#burst-rate", Input)
+        rate.value = "1000"  # ten seconds at least, so the alarm comes mid-burst
+        rate.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: app.dashboard.burst is not None)
+        burst = app.dashboard.burst
+        assert burst is not None
+        await until(pilot, lambda: burst.sent >= 1_000, timeout=30)
+        with memory_alarm(fault_node):
+            await until(pilot, lambda: burst.blocked != "", timeout=30)
+            blocked_at = time.monotonic()
+            paused = "paused: the broker is blocking publishers (low on memory) · resumes by itself"
+            await until(pilot, lambda: paused in burst_label(app))
+            assert burst_label(app).startswith(f"burst {burst.sent:,}/{count:,} · ")
+            # All of it on screen: the paused bar gives the reason the whole row.
+            await until(
+                pilot,
+                lambda: app.query_one("#burst-label").size.width >= len(burst_label(app)),
+            )
+            # The header says it too, though only the burst's connection was told.
+            blocking = "broker is blocking publishers: low on memory"
+            await until(pilot, lambda: blocking in status_text(app))
+            # No further batch goes out while blocked.
+            stopped_at = burst.sent
+            await pilot.pause(2.0)
+            assert burst.sent == stopped_at < count
+            assert not burst.done and burst.error is None
+            # A message typed meanwhile is not written either.
+            await type_and_publish(pilot, "during the paused burst")
+            await until(pilot, lambda: "press Enter again once it clears" in result_text(app))
+            assert app.query_one("PublishInput", Input).value == "during the paused burst"
+            # Longer than pika's blocked-connection timeout (at least 10 s) would
+            # allow: the burst waits a block out, however long.
+            await pilot.pause(max(0.0, BLOCKED_LONG - (time.monotonic() - blocked_at)))
+            assert not burst.done and burst.error is None and burst.blocked
+        await until(pilot, lambda: burst.blocked == "", timeout=30)
+        await until(pilot, lambda: "Escape cancels" in burst_label(app) or burst.done)
+        await until(pilot, lambda: burst.done, timeout=90)
+        assert burst.error is None and burst.sent == count and burst.unroutable == 0
+        await until(pilot, lambda: all(p.received == count for p in app.panes), timeout=60)
+        record = app.dashboard.tracker.bursts[-1]
+        assert all(record.got.get(p.number, 0) == count for p in app.panes)
+        await pilot.pause(0.5)  # nothing more arrives: each pane got each copy once
+        assert all(p.received == count for p in app.panes)
+        assert "● connected" in status_text(app)

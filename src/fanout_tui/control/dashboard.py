@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..model.history import History
@@ -22,6 +23,7 @@ from ..present.outcomes import (
     Routing,
     gap_fate,
     lost_text,
+    not_written_while_blocked,
     severity,
     summarize,
     summarize_burst,
@@ -149,6 +151,15 @@ class Receiver:
         )
 
 
+@dataclass(frozen=True)
+class NotWritten:
+    """A message typed while the broker was known to block publishers, which
+    the dashboard did not write (see :meth:`Dashboard.hold_back`)."""
+
+    preview: str
+    reason: str
+
+
 class Collected:
     """What one receiver's mailbox held besides deliveries, drained in one go."""
 
@@ -183,7 +194,7 @@ class Dashboard:
         self.burst: BurstWorker | None = None
         self._burst_record: TrackedBurst | None = None
         # What the result line follows: the last message typed, or the last burst.
-        self.shown: int | TrackedBurst | None = None
+        self.shown: int | TrackedBurst | NotWritten | None = None
 
     @property
     def origin(self) -> str:
@@ -349,6 +360,15 @@ class Dashboard:
         }
         return expected(exchange_type, bindings, routing_key, headers)
 
+    def hold_back(self, text: str, reason: str) -> None:
+        """A message typed while the broker is known to block publishers is not
+        written at all: the broker would not read it until the alarm clears, and
+        a message written then could neither be offered again (it may yet go)
+        nor called sent. It stays in the input (the caller keeps it there) and
+        the result line says why; one written before the block was known is
+        ``held`` instead (see PublisherWorker)."""
+        self.shown = NotWritten(quote(text), reason)
+
     def take_results(self) -> list[str]:
         """Record the publish outcomes that arrived; the texts of those not sent."""
         not_sent = []
@@ -397,8 +417,12 @@ class Dashboard:
 
     @property
     def blocked(self) -> str:
-        """Why the broker blocks publishers ("" when it does not), for the header."""
-        return self.publisher.blocked
+        """Why the broker blocks publishers ("" when it does not), for the header
+        and the publish input: the publisher's block, or a running burst's (an
+        alarm blocks every connection that publishes, and the burst's may be
+        the first to be told)."""
+        burst = self.burst
+        return self.publisher.blocked or (burst.blocked if burst is not None else "")
 
     def set_properties(self, properties: MessageProperties) -> None:
         self.publisher.properties = properties
@@ -409,6 +433,8 @@ class Dashboard:
         shown = self.shown
         if isinstance(shown, TrackedBurst):
             return summarize_burst(shown, self.routing()), severity(shown)
+        if isinstance(shown, NotWritten):
+            return not_written_while_blocked(shown.preview, shown.reason), "error"
         message = self.tracker.get(shown) if shown is not None else None
         if message is None:
             return None

@@ -68,6 +68,15 @@ def describe_outcome(outcome: Outcome, exchange: str, reason: str = "") -> str:
     return "publishing…"
 
 
+def not_written_while_blocked(preview: str, reason: str) -> str:
+    """The result line of a message typed while the broker was known to block
+    publishers: never written, so honestly not sent, and kept in the input."""
+    return (
+        f"{preview} not sent: the broker is blocking publishers ({reason}); "
+        "press Enter again once it clears"
+    )
+
+
 def ms(seconds: float) -> str:
     """A latency as people read it: 0.4 ms, 12 ms, 3.2 s."""
     if seconds < 0:

@@ -8,6 +8,11 @@ UI never waits on the thread and the thread never waits on the UI.
 
 The thread runs pika's ``SelectConnection`` on its own IOLoop (``loop.py``), so
 a cancel is seen at once, even while the broker blocks the connection.
+
+While the broker blocks publishers (a resource alarm: ``connection.blocked``)
+the burst pauses: it writes no further batch, so at most the batch in flight
+waits unread in the socket, and it goes on by itself at ``connection.unblocked``.
+``blocked`` says why meanwhile, for its progress bar.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..present.text import sanitize
 from .broker import BrokerSettings, mask_url, vhost_of
 from .errors import PathLost, describe_error
 from .loop import Liveness, LoopWorker, close_quietly
@@ -74,6 +80,8 @@ class BurstWorker(LoopWorker):
         self.unroutable = 0
         self.error: str | None = None
         self.done = False
+        # Why the broker blocks this connection (its reason, sanitized), "" when not.
+        self.blocked = ""
         # Worker thread only:
         self._retry = Reconnect(broker.urls)
         self._url = ""
@@ -81,7 +89,8 @@ class BurstWorker(LoopWorker):
         self._channel: Any = None
         self._liveness: Liveness | None = None
         self._began = 0.0
-        self._blocked = False  # the broker blocks the connection (a resource alarm)
+        self._held_back = False  # a batch is due but waits for the block to lift
+        self._blocked_at = 0.0  # when the block began (monotonic)
         self._closing = False  # shutting down: a close from here on is expected
 
     def cancel(self) -> None:
@@ -108,8 +117,9 @@ class BurstWorker(LoopWorker):
         url = self._retry.url
         self._url = url
         params = self.broker.parameters(url, "fanout-tui burst")
-        # params keep a blocked-connection timeout: a burst the broker blocks
-        # for long ends with that reason rather than waiting without end.
+        # A block is waited out, however long: the burst resumes by itself when
+        # the alarm clears, and a cancel ends it at once meanwhile.
+        params.blocked_connection_timeout = None
         try:
             self._connection = self.open_connection(
                 params, self._opened, self._closed, self._closed
@@ -120,11 +130,20 @@ class BurstWorker(LoopWorker):
         self._connection.add_on_connection_blocked_callback(self._on_blocked)
         self._connection.add_on_connection_unblocked_callback(self._on_unblocked)
 
-    def _on_blocked(self, _connection: Any, _frame: Any) -> None:
-        self._blocked = True
+    def _on_blocked(self, _connection: Any, frame: Any) -> None:
+        reason = sanitize(getattr(frame.method, "reason", "") or "", 120)
+        self.blocked = reason or "a resource alarm"
+        self._blocked_at = time.monotonic()
 
     def _on_unblocked(self, _connection: Any, _frame: Any) -> None:
-        self._blocked = False
+        if self.blocked and self._began:
+            # A paced burst does not catch up on the time it was blocked: its
+            # rate stays a ceiling.
+            self._began += time.monotonic() - self._blocked_at
+        self.blocked = ""
+        if self._held_back:
+            self._held_back = False
+            self._publish_batch()
 
     def _opened(self, connection: Any) -> None:
         if connection is not self._connection:
@@ -149,6 +168,11 @@ class BurstWorker(LoopWorker):
             return  # the stop's own wake shuts the connection down
         if self.sent >= self.count:
             self.shut_down()
+            return
+        if self.blocked:
+            # Written now it would only wait unread (the broker stops reading a
+            # blocked connection); unblocked calls this again.
+            self._held_back = True
             return
         if self.rate is None:
             due = MAX_BATCH
@@ -206,6 +230,7 @@ class BurstWorker(LoopWorker):
 
     def _drop(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
+        self.blocked, self._held_back = "", False
         if self._liveness is not None:
             self._liveness.stop()
             self._liveness = None
@@ -221,7 +246,7 @@ class BurstWorker(LoopWorker):
             self.finish()
             return
         close_quietly(connection)
-        if self._blocked:
+        if self.blocked:
             # The broker does not read a blocked connection: no Close-Ok would
             # come. The Close is read when the alarm clears; the thread ends now.
             self.finish()
@@ -231,4 +256,5 @@ class BurstWorker(LoopWorker):
         self.error = f"internal error: {describe_error(exc)}"
 
     def finished(self) -> None:
+        self.blocked = ""
         self.done = True

@@ -75,6 +75,7 @@ class FanoutApp(App[None]):
         self._shutting_down = False
         self.tracking = TrackingView(self, self.dashboard)
         self._blocked_shown = ""  # the publisher's block, as the header last showed it
+        self._burst_blocked_shown = ""  # the burst's, as its bar last showed it
 
     def compose(self) -> ComposeResult:
         yield StatusLine(self.dashboard, self.labels)
@@ -82,7 +83,9 @@ class FanoutApp(App[None]):
             yield self.grid
             yield DeliveryLog()
         yield BurstBar()
-        yield PublishInput(self.dashboard.history, self.dashboard.broker.exchange)
+        yield PublishInput(
+            self.dashboard.history, self.dashboard.broker.exchange, lambda: self.dashboard.blocked
+        )
         yield ResultLine()
         yield Footer()
 
@@ -163,6 +166,11 @@ class FanoutApp(App[None]):
         self.dashboard.publish(event.text)
         self.tracking.show_result()
 
+    @on(PublishInput.HeldBack)
+    def _held_back(self, event: PublishInput.HeldBack) -> None:
+        self.dashboard.hold_back(event.text, event.reason)
+        self.tracking.show_result()
+
     def _after_drain(self, busy_panes: int, states_changed: bool) -> None:
         """After every drain of the grid: results, the burst, and what tracking shows."""
         with contextlib.suppress(NoMatches):  # the screen may be going away
@@ -177,6 +185,10 @@ class FanoutApp(App[None]):
             for note in self.dashboard.take_notes():
                 self.grid.add_marker(note)
             self._sync_burst()
+            burst = self.dashboard.burst
+            if burst is not None and burst.blocked != self._burst_blocked_shown:
+                self._burst_blocked_shown = burst.blocked  # paused or resumed: said at once
+                self.query_one(BurstBar).show(burst)
             self.tracking.after_drain(busy_panes)
 
     def _status(self) -> None:

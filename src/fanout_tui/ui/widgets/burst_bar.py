@@ -23,6 +23,13 @@ class BurstBar(Horizontal):
         width: 40;
         height: 1;
     }
+    BurstBar.-blocked > #burst-label {
+        width: 1fr;  /* the reason needs the room */
+        color: $warning;
+    }
+    BurstBar.-blocked > #burst-progress {
+        display: none;  /* paused: its rate and time left mean nothing now */
+    }
     """
 
     def __init__(self) -> None:
@@ -40,8 +47,22 @@ class BurstBar(Horizontal):
         if burst is None:
             return
         self.query_one(ProgressBar).update(progress=burst.sent)
-        label = f"burst {burst.sent:,}/{burst.count:,} · Escape cancels"
-        self.query_one("#burst-label", Static).update(Content(label), layout=False)
+        label = burst_label(burst.sent, burst.count, burst.blocked)
+        blocked = bool(burst.blocked)
+        # The label's width changes only with the block: a layout then, never per count.
+        layout = blocked != self.has_class("-blocked")
+        self.set_class(blocked, "-blocked")
+        self.query_one("#burst-label", Static).update(Content(label), layout=layout)
 
     def finish(self) -> None:
         self.display = False
+
+
+def burst_label(sent: int, count: int, blocked: str) -> str:
+    """``burst 1,200/10,000 · Escape cancels``, or while the broker blocks
+    publishers why the burst is paused (``blocked``: the broker's reason,
+    sanitized by the worker; shown as plain text, never markup)."""
+    head = f"burst {sent:,}/{count:,}"
+    if blocked:
+        return f"{head} · paused: the broker is blocking publishers ({blocked}) · resumes by itself"
+    return f"{head} · Escape cancels"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual import on
 from textual.binding import Binding
 from textual.message import Message
@@ -24,7 +26,18 @@ class PublishInput(QuietInput):
             super().__init__()
             self.text = text
 
-    def __init__(self, history: History, exchange: str) -> None:
+    class HeldBack(Message):
+        """Enter was pressed on ``text`` while publishers are blocked (``reason``):
+        it was not published and stays in the input."""
+
+        def __init__(self, text: str, reason: str) -> None:
+            super().__init__()
+            self.text = text
+            self.reason = reason
+
+    def __init__(
+        self, history: History, exchange: str, blocked: Callable[[], str] = lambda: ""
+    ) -> None:
         super().__init__(
             placeholder=f"Type a message and press Enter to publish it to exchange {exchange!r}",
             id="publish",
@@ -35,6 +48,10 @@ class PublishInput(QuietInput):
         # with a pane's paint repaints most of the screen. A steady cursor is cheap.
         self.cursor_blink = False
         self.history = history
+        # Why the broker blocks publishers now ("" when it does not), asked at
+        # each Enter: decided here, before the input is cleared, so a message
+        # that is not written never leaves it.
+        self.blocked = blocked
         # Messages not sent that wait their turn, oldest first: the input shows one
         # at a time, and takes the next each time it is submitted. Never dropped.
         self.kept: list[str] = []
@@ -45,6 +62,10 @@ class PublishInput(QuietInput):
         text = event.value
         if text == "":
             self.app.notify("Nothing to publish: type a message first.", markup=False)
+            return
+        reason = self.blocked()
+        if reason:
+            self.post_message(self.HeldBack(text, reason))
             return
         self.history.add(text)
         if self.history.error:
