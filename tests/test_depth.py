@@ -17,6 +17,7 @@ import pytest
 from conftest import node_url
 from helpers import closed_port, wait_for
 
+from fanout_tui.transport import depth as depth_module
 from fanout_tui.transport.broker import BrokerSettings
 from fanout_tui.transport.depth import CONNECTION_NAME, Depth, QueueDepths, Unreadable
 
@@ -81,8 +82,9 @@ def test_a_filled_queue_shows_its_messages_then_its_consumers(
 
 
 def test_a_deleted_queue_becomes_missing_and_the_others_are_still_read(
-    depths: QueueDepths, channel: Any, queue: str
+    depths: QueueDepths, channel: Any, queue: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(depth_module, "LANES", 1)  # both queues on one channel
     doomed = unique("doomed")
     channel.queue_declare(doomed, durable=True)
     # The doomed queue first, so its 404 comes before the other's read in a round.

@@ -41,6 +41,12 @@ from .worker import Reconnect, retrying
 
 CONNECTION_NAME = "fanout-tui depths"
 DEPTH_INTERVAL = 1.0  # seconds between two rounds of reads
+# Channels a round reads on at once, each reading its share of the queues in
+# turn. Measured with 64 queues on a busy 2-core machine: one lane took about
+# 11 ms of this thread's CPU a round and up to 0.6 s when the scheduler was
+# slow (64 round trips in a row); 8 lanes took about 8.5 ms and at most 50 ms,
+# while the broker opens 8 channels a round rather than one per queue.
+LANES = 8
 LOCKED_RECHECK = 10.0  # seconds before a queue found locked (405) is tried again
 MISSING = "missing"  # 404 NOT_FOUND: no queue of that name
 LOCKED = "locked"  # 405 RESOURCE_LOCKED: another connection's exclusive queue
@@ -185,19 +191,26 @@ class QueueDepths(LoopWorker):
             return
         self._in_round = True
         started = (time.monotonic(), time.thread_time())
-        AsyncSteps(
-            self._connection,
-            self._round_steps(queues),
-            lambda _none: self._round_done(started),
-            self._failed,
-        )
+        connection = self._connection
+        lanes = [queues[i::LANES] for i in range(min(LANES, len(queues)))]
+        left = [len(lanes)]
+
+        def lane_done(_none: None) -> None:
+            left[0] -= 1
+            if left[0] == 0 and connection is self._connection:
+                self._round_done(started)
+
+        def lane_failed(exc: BaseException) -> None:
+            if connection is self._connection:  # once, for the connection it was on
+                self._failed(exc)
+
+        for lane in lanes:
+            AsyncSteps(connection, self._round_steps(lane), lane_done, lane_failed)
 
     def _round_steps(self, queues: Iterable[str]) -> Steps[None]:
-        """One passive declare after another on one channel; pika sends a
-        channel's next RPC only once the last one is answered, so pipelining
-        would need a channel per queue, and 64 reads in sequence take a few
-        milliseconds. A refused read closes the channel: a new one is opened
-        for the rest."""
+        """One lane of a round: a passive declare after another on one channel
+        (pika sends a channel's next RPC only once the last is answered). A
+        refused read closes the channel: a new one is opened for the rest."""
         channel = yield NewChannel()
         for queue in queues:
             if queue not in self._watched:
