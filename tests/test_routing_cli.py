@@ -398,6 +398,7 @@ def test_the_built_in_amq_topic_is_used_as_it_is(
         (["publish", "--routing-key", "k" * 256], "a routing key is at most 255 bytes"),
         (["--exchange-type", "fanoutx"], "invalid choice: 'fanoutx'"),
         (["listen", "--match", "some"], "invalid choice: 'some'"),
+        (["listen", "--header", "x-match=any"], "say how the pairs match with --match"),
     ],
 )
 def test_bad_routing_options_are_one_line_usage_errors(
@@ -419,3 +420,24 @@ def test_a_bad_exchange_type_in_the_config_file_is_one_line(
         f"fanout-tui: config file {config}, line 1: exchange type must be one of "
         "fanout, direct, topic, headers, not 'lanes'"
     )
+
+
+def test_keys_on_a_fanout_are_said_to_be_ignored_and_its_lines_stay_as_they_were(
+    cli_env: dict[str, str], broker_url: str, exchange: str
+) -> None:
+    listen = Listen(
+        cli_env, "--url", broker_url, "--exchange", exchange, "--key", "kern.*", "--count", "1"
+    )
+    try:
+        listen.wait_until_listening()
+        assert f"bound to exchange '{exchange}' (fanout, which ignores keys and headers)" in (
+            listen.stderr
+        )
+        result = publish(cli_env, broker_url, exchange, "--routing-key", "app.info", "hello")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == " [x] Sent 'app.info':'hello'\n"
+        assert listen.finish() == 0, listen.stderr
+    finally:
+        listen.close()
+    # No key before the body on a fanout.
+    assert listen_lines(listen) == ["hello"]

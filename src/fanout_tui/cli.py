@@ -531,7 +531,7 @@ def _bound_as(exchange_type: str, spec: ReceiverSpec) -> str:
     if not exchange_type:
         return f" (keys {', '.join(map(repr, spec.keys))})" if spec.keys else ""
     if exchange_type == "fanout":
-        return " (fanout)"
+        return " (fanout, which ignores keys and headers)" if spec.keys or spec.headers else ""
     if exchange_type == "headers":
         pairs = ", ".join(f"{name}={value}" for name, value in spec.headers)
         return f" (headers, match {spec.match}{': ' + pairs if pairs else ''})"
@@ -541,6 +541,8 @@ def _bound_as(exchange_type: str, spec: ReceiverSpec) -> str:
 
 
 def _listen(broker: BrokerSettings, args: argparse.Namespace) -> int:
+    if any(name == "x-match" for name, _ in args.header):
+        return _fail("--header x-match=...: say how the pairs match with --match", EXIT_USAGE)
     mailbox = Mailbox(max_deliveries=100_000)
     # Each URL is tried once at start (a wrong URL or password ends it); once
     # listening, a lost connection is retried like the dashboard's receivers,
