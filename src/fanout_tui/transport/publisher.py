@@ -452,7 +452,15 @@ class PublisherWorker(LoopWorker):
                     self._type_wrong,
                 )
             return
-        self._emit(result)
+        self._emit(self._keyed(result))
+
+    def _keyed(self, result: PublishResult) -> PublishResult:
+        """An unroutable result without a reason, with the one its exchange's
+        type gives (the key no binding matched); any other as it is."""
+        if result.status is not Outcome.UNROUTABLE or result.reason:
+            return result
+        reason = unroutable_reason(self.exchange_type, result.routing_key)
+        return replace(result, reason=reason) if reason else result
 
     def _type_fine(self, declared: tuple[Any, str]) -> None:
         declared[0].close()
@@ -467,8 +475,7 @@ class PublisherWorker(LoopWorker):
         self.exchange_problem = problem
         unchecked, self._unchecked = self._unchecked, []
         for result in unchecked:
-            reason = problem or unroutable_reason(self.exchange_type, result.routing_key)
-            self._emit(replace(result, reason=reason) if reason else result)
+            self._emit(replace(result, reason=problem) if problem else self._keyed(result))
         self.ready.set()
 
     def _on_returned(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
@@ -574,7 +581,8 @@ class PublisherWorker(LoopWorker):
         self._checking = False
         unchecked, self._unchecked = self._unchecked, []
         for result in unchecked:
-            self._emit(result)  # confirmed unroutable; the type check went with the connection
+            # Confirmed unroutable; the type check went with the connection.
+            self._emit(self._keyed(result))
         now = time.time()
         again, self._again = self._again, []
         for message in again:
