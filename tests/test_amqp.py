@@ -31,7 +31,12 @@ from fanout_tui.model.mailbox import Mailbox
 from fanout_tui.model.states import StateChange, WorkerState
 from fanout_tui.transport import turns
 from fanout_tui.transport.broker import BrokerSettings, mask_url
-from fanout_tui.transport.errors import START_HINT, ExchangeTypeConflict, describe_error
+from fanout_tui.transport.errors import (
+    START_HINT,
+    ExchangeTypeConflict,
+    ExchangeUnusable,
+    describe_error,
+)
 from fanout_tui.transport.publisher import (
     MessageProperties,
     Outcome,
@@ -634,16 +639,12 @@ def test_an_existing_fanout_with_other_flags_is_used_as_it_is(
         pika_connection.channel().exchange_delete(exchange)
 
 
-@pytest.mark.parametrize(
-    ("name", "current"),
-    [("amq.direct", "direct"), ("amq.topic", "topic"), ("", "direct (the default exchange)")],
-)
+@pytest.mark.parametrize(("name", "current"), [("amq.direct", "direct"), ("amq.topic", "topic")])
 def test_built_in_exchanges_of_another_type_are_refused(
     broker_url: str, name: str, current: str
 ) -> None:
-    """When a fanout is asked for; the default exchange whatever is asked."""
-    wanted = "fanout" if name else None
-    broker = BrokerSettings(urls=(broker_url,), exchange=name, exchange_type=wanted)
+    """When a fanout is asked for (--exchange-type); without, they are used as they are."""
+    broker = BrokerSettings(urls=(broker_url,), exchange=name, exchange_type="fanout")
     publisher = Publisher(broker)
     try:
         with pytest.raises(ExchangeTypeConflict) as info:
@@ -652,6 +653,17 @@ def test_built_in_exchanges_of_another_type_are_refused(
         publisher.close()
     assert info.value.current == current
     assert "'fanout'" in str(info.value)
+
+
+def test_the_default_exchange_is_refused_whatever_is_asked(broker_url: str) -> None:
+    publisher = Publisher(BrokerSettings(urls=(broker_url,), exchange=""))
+    try:
+        with pytest.raises(ExchangeUnusable) as info:
+            publisher.connect()
+    finally:
+        publisher.close()
+    assert "the default exchange" in str(info.value)
+    assert describe_error(info.value) == str(info.value)
 
 
 def test_the_built_in_amq_fanout_works(

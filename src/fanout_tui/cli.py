@@ -19,12 +19,13 @@ from . import __version__
 from .model.export import delivery_json
 from .model.mailbox import Mailbox
 from .model.outcomes import Outcome
+from .model.receiver_spec import MATCHES, ReceiverSpec
 from .model.states import WorkerState
 from .present.outcomes import describe_outcome, outcome_cause
 from .present.text import delivery_line
 from .settings import MAX_RECEIVERS, ConfigError, Settings, load_settings
-from .transport.broker import DEFAULT_HEARTBEAT, BrokerSettings, BrokerUrlError
-from .transport.publisher import MessageProperties, Publisher
+from .transport.broker import DEFAULT_HEARTBEAT, EXCHANGE_TYPES, BrokerSettings, BrokerUrlError
+from .transport.publisher import MessageProperties, Publisher, check_properties
 from .transport.receiver import ReceiverWorker
 
 EXIT_BROKER = 1
@@ -56,7 +57,16 @@ def _add_broker_options(parser: argparse.ArgumentParser) -> list[argparse.Action
         "--exchange",
         default=argparse.SUPPRESS,
         metavar="NAME",
-        help="fanout exchange name; env FANOUT_TUI_EXCHANGE; default 'logs'",
+        help="exchange name; env FANOUT_TUI_EXCHANGE; default 'logs'",
+    )
+    exchange_type = parser.add_argument(
+        "--exchange-type",
+        choices=EXCHANGE_TYPES,
+        default=argparse.SUPPRESS,
+        metavar="TYPE",
+        help="the exchange's type: fanout, direct, topic or headers; default: whatever type "
+        "the exchange has, fanout when it must be created (given and different from the "
+        "existing type: an error)",
     )
     heartbeat = parser.add_argument(
         "--heartbeat",
@@ -66,7 +76,23 @@ def _add_broker_options(parser: argparse.ArgumentParser) -> list[argparse.Action
         help=f"AMQP heartbeat interval (0 to 3600, 0 turns heartbeats off; default "
         f"{DEFAULT_HEARTBEAT}): a silent path to the broker is noticed after about twice this",
     )
-    return [url, exchange, heartbeat]
+    return [url, exchange, exchange_type, heartbeat]
+
+
+def _header(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` as a pair; the name is not empty and fits an AMQP table key."""
+    name, eq, value = text.partition("=")
+    if not eq or not name:
+        raise argparse.ArgumentTypeError(f"not NAME=VALUE: {text!r}")
+    if len(name.encode("utf-8")) > MAX_SHORT_STRING:
+        raise argparse.ArgumentTypeError(f"a header name is at most {MAX_SHORT_STRING} bytes")
+    return name, value
+
+
+def _routing_key(text: str) -> str:
+    if len(text.encode("utf-8")) > MAX_SHORT_STRING:
+        raise argparse.ArgumentTypeError(f"a routing key is at most {MAX_SHORT_STRING} bytes")
+    return text
 
 
 def _non_negative(text: str) -> int:
@@ -197,10 +223,27 @@ def build_parser() -> argparse.ArgumentParser:
         "publish",
         help="publish one message to the exchange and wait for the broker's confirm",
         description="Publish one message (the words joined by spaces, like the tutorial's "
-        "emit_log.py). Exits 0 when routed, 3 when no queue is bound, 4 when nacked.",
+        "emit_log.py). Exits 0 when routed, 3 when no queue is bound (or no binding matches), "
+        "4 when nacked.",
     )
     _add_broker_options(pub)
     pub.add_argument("--content-type", default="text/plain", help="default text/plain")
+    pub.add_argument(
+        "--routing-key",
+        type=_routing_key,
+        default="",
+        metavar="KEY",
+        help="the routing key, as emit_log_direct.py and emit_log_topic.py take it "
+        "(kern.critical); default '', which a fanout ignores",
+    )
+    pub.add_argument(
+        "--header",
+        type=_header,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a header to send (repeat for several), which a headers exchange routes by",
+    )
     pub.add_argument(
         "--lines",
         action="store_true",
@@ -216,10 +259,35 @@ def build_parser() -> argparse.ArgumentParser:
         "listen",
         help="bind an exclusive queue to the exchange and print each message",
         description="Bind a server-named exclusive queue to the exchange and print every "
-        "message as it arrives, like the tutorial's receive_logs.py.",
+        "message as it arrives, like the tutorial's receive_logs.py (and, with --key, "
+        "receive_logs_direct.py and receive_logs_topic.py).",
     )
     _add_broker_options(lis)
     lis.add_argument("--count", type=_non_negative, metavar="N", help="stop after N messages")
+    lis.add_argument(
+        "--key",
+        type=_routing_key,
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a binding key on a direct or topic exchange (repeat for several, as "
+        "receive_logs_topic.py 'kern.*' '*.critical'); none: '' on direct, '#' on topic",
+    )
+    lis.add_argument(
+        "--match",
+        choices=MATCHES,
+        default="all",
+        help="on a headers exchange: whether all the --header pairs must match or any "
+        "(default all)",
+    )
+    lis.add_argument(
+        "--header",
+        type=_header,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="on a headers exchange: a header to match (repeat for several)",
+    )
     lis.add_argument(
         "--no-reconnect",
         action="store_true",
@@ -261,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(
             urls=getattr(args, "url", None),
             exchange=getattr(args, "exchange", None),
+            exchange_type=getattr(args, "exchange_type", None),
             receivers=getattr(args, "receivers", None),
             scrollback=getattr(args, "scrollback", None),
             management_url=getattr(args, "management_url", None),
@@ -361,7 +430,8 @@ def dashboard_arguments(args: argparse.Namespace) -> list[str]:
 SECRET_OPTIONS = frozenset({"url", "management_url"})
 
 
-MAX_CONTENT_TYPE = 255  # bytes: an AMQP short string
+MAX_SHORT_STRING = 255  # bytes: an AMQP short string (a routing key, a header's name)
+MAX_CONTENT_TYPE = MAX_SHORT_STRING
 
 
 def _messages(args: argparse.Namespace) -> list[bytes] | str:
@@ -387,13 +457,17 @@ def _publish(broker: BrokerSettings, args: argparse.Namespace) -> int:
     if isinstance(bodies, str):
         return _fail(bodies, EXIT_USAGE)
     properties = MessageProperties(content_type=args.content_type)
+    try:
+        check_properties(properties, dict(args.header))
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
     publisher = Publisher(broker)
     try:
         problem = _connect_to_any(publisher)
         if problem:
             return _fail(problem, EXIT_BROKER)
         for seq, body in enumerate(bodies, 1):
-            code = _publish_one(publisher, seq, body, properties)
+            code = _publish_one(publisher, seq, body, properties, args)
             if code:
                 return code  # the first message not routed ends it, with its code
     except Exception as exc:
@@ -403,13 +477,24 @@ def _publish(broker: BrokerSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _publish_one(publisher: Publisher, seq: int, body: bytes, props: MessageProperties) -> int:
-    exchange = publisher.broker.exchange
-    result = publisher.publish(seq, body, props, timeout=CONFIRM_WAIT)
+def _publish_one(
+    publisher: Publisher,
+    seq: int,
+    body: bytes,
+    props: MessageProperties,
+    args: argparse.Namespace,
+) -> int:
+    exchange, key = publisher.broker.exchange, args.routing_key
+    result = publisher.publish(
+        seq, body, props, timeout=CONFIRM_WAIT, routing_key=key, headers=dict(args.header)
+    )
     status = result.status
     if status is Outcome.ROUTED:
         text = body.decode("utf-8", errors="backslashreplace")
-        print(f" [x] Sent {text!r} to exchange {exchange!r}")  # the tutorial's line
+        if key:
+            print(f" [x] Sent {key!r}:{text!r}")  # emit_log_direct.py's and emit_log_topic.py's
+        else:
+            print(f" [x] Sent {text!r} to exchange {exchange!r}")  # the tutorial's line
         return 0
     cause = outcome_cause(status, exchange, result.reason)
     if status is Outcome.FAILED:
@@ -434,7 +519,30 @@ def _connect_to_any(publisher: Publisher) -> str:
     return " | ".join(reasons)
 
 
+def _routes_by_key(worker: ReceiverWorker, args: argparse.Namespace) -> bool:
+    """Whether a line shows the routing key: on a direct or topic exchange, as
+    receive_logs_direct.py does, or with --key when the type is unknown."""
+    kind = worker.exchange_type
+    return kind in ("direct", "topic") or (kind == "" and bool(args.key))
+
+
+def _bound_as(exchange_type: str, spec: ReceiverSpec) -> str:
+    """`` (topic, keys 'kern.*', '*.critical')``: the type and the binding, as bound."""
+    if not exchange_type:
+        return f" (keys {', '.join(map(repr, spec.keys))})" if spec.keys else ""
+    if exchange_type == "fanout":
+        return " (fanout, which ignores keys and headers)" if spec.keys or spec.headers else ""
+    if exchange_type == "headers":
+        pairs = ", ".join(f"{name}={value}" for name, value in spec.headers)
+        return f" (headers, match {spec.match}{': ' + pairs if pairs else ''})"
+    keys = spec.keys or (("#",) if exchange_type == "topic" else ("",))
+    word = "key" if len(keys) == 1 else "keys"
+    return f" ({exchange_type}, {word} {', '.join(map(repr, keys))})"
+
+
 def _listen(broker: BrokerSettings, args: argparse.Namespace) -> int:
+    if any(name == "x-match" for name, _ in args.header):
+        return _fail("--header x-match=...: say how the pairs match with --match", EXIT_USAGE)
     mailbox = Mailbox(max_deliveries=100_000)
     # Each URL is tried once at start (a wrong URL or password ends it); once
     # listening, a lost connection is retried like the dashboard's receivers,
@@ -445,6 +553,9 @@ def _listen(broker: BrokerSettings, args: argparse.Namespace) -> int:
         name="listen",
         reconnect=not args.no_reconnect,
         start_attempts=len(broker.urls),
+        spec=ReceiverSpec(
+            keys=tuple(args.key), match=args.match, headers=tuple(sorted(dict(args.header).items()))
+        ),
     )
     worker.start()
     printed = 0
@@ -468,7 +579,8 @@ def _listen(broker: BrokerSettings, args: argparse.Namespace) -> int:
                     announced, lost = True, False
                     print(
                         f" [*] Waiting for messages on queue {event.queue} bound to exchange "
-                        f"{broker.exchange!r}. To exit press CTRL+C",
+                        f"{broker.exchange!r}{_bound_as(worker.exchange_type, worker.spec)}. "
+                        "To exit press CTRL+C",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -476,7 +588,10 @@ def _listen(broker: BrokerSettings, args: argparse.Namespace) -> int:
                     return _fail(event.detail, EXIT_BROKER)
             for delivery in mailbox.drain_deliveries():
                 # The export's record, with the whole body: one line is one message.
-                line = delivery_json(delivery, None) if args.json else delivery_line(delivery)
+                if args.json:
+                    line = delivery_json(delivery, None)
+                else:
+                    line = delivery_line(delivery, with_key=_routes_by_key(worker, args))
                 print(line, flush=True)
                 printed += 1
                 if args.count is not None and printed >= args.count:

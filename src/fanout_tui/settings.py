@@ -6,14 +6,20 @@ import os
 import re
 import stat
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .locations import config_file
 from .model.body_budget import PANE_BODY_BUDGET
 from .model.receiver_spec import ReceiverSpec, SpecError, parse_spec, spec_from_table
-from .transport.broker import DEFAULT_EXCHANGE, DEFAULT_HEARTBEAT, DEFAULT_URL, BrokerSettings
+from .transport.broker import (
+    DEFAULT_EXCHANGE,
+    DEFAULT_HEARTBEAT,
+    DEFAULT_URL,
+    EXCHANGE_TYPES,
+    BrokerSettings,
+)
 from .transport.management import (
     ManagementSettings,
     ManagementUrlError,
@@ -44,6 +50,11 @@ class ConfigError(ValueError):
 class Settings:
     urls: tuple[str, ...] = (DEFAULT_URL,)
     exchange: str = DEFAULT_EXCHANGE
+    # The type asked for (--exchange-type); None: the existing exchange's type,
+    # a fanout when it has to be created.
+    exchange_type: str | None = None
+    # Where exchange_type was set, as a conflict names it.
+    exchange_type_from: str = "--exchange-type"
     heartbeat: int = DEFAULT_HEARTBEAT
     receivers: int = 3
     scrollback: int = 1000
@@ -65,7 +76,13 @@ class Settings:
         return self.receiver_specs or (ReceiverSpec(),) * self.receivers
 
     def broker(self) -> BrokerSettings:
-        return BrokerSettings(urls=self.urls, exchange=self.exchange, heartbeat=self.heartbeat)
+        return BrokerSettings(
+            urls=self.urls,
+            exchange=self.exchange,
+            exchange_type=self.exchange_type,
+            exchange_type_from=self.exchange_type_from,
+            heartbeat=self.heartbeat,
+        )
 
     def management(self) -> ManagementSettings:
         """Where the management API is and how to log in (for the bindings panel)."""
@@ -77,6 +94,7 @@ _KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "url": ((str,), "a string"),
     "urls": ((list,), "a list of strings"),
     "exchange": ((str,), "a string"),
+    "exchange_type": ((str,), "a string"),
     "heartbeat": ((int,), "a whole number of seconds"),
     "scrollback": ((int,), "a whole number"),
     "management_url": ((str,), "a string"),
@@ -151,6 +169,7 @@ def load_settings(
     *,
     urls: list[str] | None = None,
     exchange: str | None = None,
+    exchange_type: str | None = None,
     receivers: int | None = None,
     scrollback: int | None = None,
     heartbeat: int | None = None,
@@ -187,6 +206,7 @@ def load_settings(
         exchange=_first(
             exchange, env.get(ENV_EXCHANGE) or None, config.get("exchange"), defaults.exchange
         ),
+        exchange_type=_first_or_none(exchange_type, config.get("exchange_type")),
         heartbeat=_first(heartbeat, config.get("heartbeat"), defaults.heartbeat),
         receivers=_first(
             receivers,
@@ -209,6 +229,7 @@ def load_settings(
         "scrollback": scrollback,
         "heartbeat": heartbeat,
         "queue_cap": queue_cap,
+        "exchange_type": exchange_type,
     }
 
     def source(key: str) -> str:
@@ -239,6 +260,16 @@ def load_settings(
             f"{source('heartbeat')}heartbeat must be between 0 and 3600 seconds, "
             f"not {chosen.heartbeat}"
         )
+    if chosen.exchange_type is not None:
+        if chosen.exchange_type not in EXCHANGE_TYPES:
+            raise ConfigError(
+                f"{source('exchange_type')}exchange type must be one of "
+                f"{', '.join(EXCHANGE_TYPES)}, not {chosen.exchange_type!r}"
+            )
+        if source("exchange_type"):
+            # A conflict names the file's entry, which is what to drop.
+            asked_by = "exchange_type in " + source("exchange_type").removesuffix(": ")
+            chosen = replace(chosen, exchange_type_from=asked_by)
     problem = exchange_problem(chosen.exchange)
     if problem:
         raise ConfigError(problem)

@@ -129,10 +129,22 @@ def seq_label(delivery: Delivery, origin: str | None = None) -> str:
     return f"#{seq}"
 
 
-def delivery_line(delivery: Delivery, origin: str | None = None, limit: int = DEFAULT_LIMIT) -> str:
-    """The one line a delivery is shown as: label, receive time, sanitized body."""
+def delivery_line(
+    delivery: Delivery,
+    origin: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    with_key: bool = False,
+) -> str:
+    """The one line a delivery is shown as: label, receive time, sanitized body.
+
+    ``with_key`` (a direct or topic exchange) puts the routing key before the
+    body as the tutorials' receive_logs_direct.py and receive_logs_topic.py do,
+    ``kern.critical:A critical kernel error``; on a fanout the key says nothing.
+    """
     label = seq_label(delivery, origin)
     body = sanitize(delivery.body, limit, delivery.size)
+    if with_key:
+        body = f"{sanitize(delivery.routing_key, 255)}:{body}"
     return f"{label} {time_of_day(delivery.received_at)} {body}"
 
 

@@ -120,6 +120,9 @@ class BrokerSettings:
     # The type the user asked for (--exchange-type); None: whatever type the
     # exchange has, and a fanout when it has to be created.
     exchange_type: str | None = None
+    # Where exchange_type came from, for a conflict's words: the option, or the
+    # config file's entry.
+    exchange_type_from: str = field(default="--exchange-type", compare=False)
     heartbeat: int = DEFAULT_HEARTBEAT
     connect_timeout: float = CONNECT_TIMEOUT
     # Extra client properties (shown as the connection name in the management UI).

@@ -18,6 +18,7 @@ waits unread in the socket, and it goes on by itself at ``connection.unblocked``
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from ..present.text import sanitize
@@ -26,7 +27,7 @@ from .errors import PathLost, describe_error
 from .loop import Liveness, LoopWorker, close_quietly
 from .publisher import MessageProperties, check_properties, stamped_properties
 from .steps import AsyncSteps
-from .topology import exchange_steps
+from .topology import exchange_steps_for
 from .worker import Reconnect
 
 MAX_BURST = 1_000_000
@@ -62,6 +63,8 @@ class BurstWorker(LoopWorker):
         text: str,
         rate: float | None = None,
         properties: MessageProperties | None = None,
+        routing_key: str = "",
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__("fanout-tui burst")
         if not 1 <= count <= MAX_BURST:
@@ -75,6 +78,9 @@ class BurstWorker(LoopWorker):
         self.text = text
         self.rate = rate
         self.properties = properties or MessageProperties()
+        # Every copy's key and own headers (under the app's stamp, as one message's).
+        self.routing_key = routing_key
+        self.headers = dict(headers or {})
         # Written by this thread only; read by the UI.
         self.sent = 0
         self.unroutable = 0
@@ -105,7 +111,7 @@ class BurstWorker(LoopWorker):
     # Worker thread -------------------------------------------------------------
     def begin(self) -> None:
         try:
-            check_properties(self.properties)
+            check_properties(self.properties, self.headers)
         except ValueError as exc:
             self.error = str(exc)
             self.finish()
@@ -152,7 +158,7 @@ class BurstWorker(LoopWorker):
         self._liveness = Liveness(
             connection, heartbeat, lambda silence: self._failed(PathLost(silence, heartbeat))
         )
-        steps = exchange_steps(self.broker.exchange, self.broker.exchange_type)
+        steps = exchange_steps_for(self.broker)
         AsyncSteps(connection, steps, self._ready, self._failed)
 
     def _ready(self, declared: tuple[Any, str]) -> None:
@@ -184,15 +190,15 @@ class BurstWorker(LoopWorker):
                 self.ioloop.call_later(min(BATCH_SECONDS, 1 / self.rate), self._publish_batch)
                 return
         channel = self._channel
-        exchange = self.broker.exchange
+        exchange, key, headers = self.broker.exchange, self.routing_key, self.headers
         for _ in range(min(due, MAX_BATCH, self.count - self.sent)):
             index = self.sent
             channel.basic_publish(
                 exchange=exchange,
-                routing_key="",
+                routing_key=key,
                 body=burst_body(self.text, index + 1, self.count),
                 properties=stamped_properties(
-                    self.origin, self.first_seq + index, time.time(), self.properties
+                    self.origin, self.first_seq + index, time.time(), self.properties, headers
                 ),
                 mandatory=True,
             )

@@ -17,28 +17,46 @@ START_HINT = "start one with `docker compose up -d`"
 
 
 class ExchangeTypeConflict(Exception):
-    """The exchange exists with a type other than fanout."""
+    """The exchange exists with a type other than the one wanted.
 
-    def __init__(self, exchange: str, wanted: str, current: str) -> None:
-        super().__init__(
-            f"exchange {exchange!r} already exists as type {current!r}; "
-            f"fanout-tui needs type {wanted!r} (delete it or choose another name with --exchange)"
-        )
+    ``asked_by`` says where the wanted type came from, so the line can say what
+    to change: the option or config entry that asked for it (``--exchange-type``,
+    ``exchange_type in config file F``), or "" for the type the exchange had
+    when fanout-tui connected (someone has since declared it again as another).
+    """
+
+    def __init__(
+        self, exchange: str, wanted: str, current: str, asked_by: str = "--exchange-type"
+    ) -> None:
+        head = f"exchange {exchange!r} already exists as type {current!r}, not {wanted!r}"
+        if asked_by:
+            text = (
+                f"{head} as {asked_by} asks (drop {asked_by} to use it as it is, "
+                "or choose another --exchange)"
+            )
+        else:
+            text = f"{head} as when fanout-tui connected (it was declared again as another type)"
+        super().__init__(text)
         self.exchange = exchange
         self.wanted = wanted
         self.current = current
+        self.asked_by = asked_by
+
+
+class ExchangeUnusable(Exception):
+    """An exchange no type or retry can make work (the default exchange)."""
 
 
 _CURRENT_TYPE = re.compile(r"inequivalent arg 'type'.*current is '([^']*)'")
 
 
 def type_conflict_from(
-    exc: pex.ChannelClosedByBroker, exchange: str, wanted: str
+    exc: pex.ChannelClosedByBroker, exchange: str, wanted: str, asked_by: str = "--exchange-type"
 ) -> ExchangeTypeConflict | None:
     """The conflict a 406 on exchange.declare reports, if it is about the type."""
     match = _CURRENT_TYPE.search(exc.reply_text or "")
     if exc.reply_code == 406 and match:
-        return ExchangeTypeConflict(exchange, wanted, match.group(1))
+        return ExchangeTypeConflict(exchange, wanted, match.group(1), asked_by)
     return None
 
 
@@ -147,7 +165,7 @@ def _root_causes(exc: BaseException) -> list[BaseException]:
 def describe_error(exc: BaseException, url: str = "", vhost: str = "/") -> str:
     """One line saying what went wrong; ``url`` must already be masked."""
     where = f" at {url}" if url else ""
-    if isinstance(exc, ExchangeTypeConflict | AccessRefused):
+    if isinstance(exc, ExchangeTypeConflict | ExchangeUnusable | AccessRefused):
         return str(exc)
     if isinstance(exc, PathLost):
         return f"connection lost{where}: {exc}"

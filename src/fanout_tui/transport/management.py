@@ -423,3 +423,23 @@ def queue_nodes(settings: ManagementSettings, timeout: float = DEFAULT_TIMEOUT) 
         and isinstance(item.get("name"), str)
         and isinstance(item.get("node"), str)
     }
+
+
+def exchange_type(
+    settings: ManagementSettings, exchange: str, timeout: float = DEFAULT_TIMEOUT
+) -> str | None:
+    """The type of ``exchange`` in the settings' vhost, as the API says
+    (``GET /api/exchanges/{vhost}/{exchange}``, its ``type`` field), or None
+    when it cannot say: no answer, a refusal, no such exchange.
+
+    For a user the broker would not tell over AMQP (no configure permission:
+    the active declare that reads the type gets a 403 first). Never raises, so
+    a caller in a thread of its own just shows what it got; the type is escaped
+    (a plugin's type is any text the broker holds).
+    """
+    try:
+        data = _ask(settings, _path("exchanges", settings.vhost, _api_name(exchange)), timeout)
+    except ManagementUnavailable:
+        return None
+    found = data.get("type") if isinstance(data, dict) else None
+    return escape_text(found) if isinstance(found, str) and found else None

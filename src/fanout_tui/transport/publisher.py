@@ -39,7 +39,7 @@ from .broker import BrokerSettings, mask_url, vhost_of
 from .errors import ExchangeTypeConflict, PathLost, describe_error, refused
 from .loop import Liveness, LoopWorker, close_quietly
 from .steps import AsyncSteps, Steps, call
-from .topology import exchange_steps
+from .topology import exchange_steps_for
 from .worker import Reconnect, retrying
 
 
@@ -71,6 +71,7 @@ class PublishResult:
     reason: str = ""
     sent_at: float = 0.0
     done_at: float = 0.0
+    routing_key: str = ""  # the key it was published with
 
     @property
     def ok(self) -> bool:
@@ -87,12 +88,17 @@ def new_origin() -> str:
 
 
 def stamped_properties(
-    origin: str, seq: int, sent_at: float, props: MessageProperties
+    origin: str,
+    seq: int,
+    sent_at: float,
+    props: MessageProperties,
+    headers: Mapping[str, Any] | None = None,
 ) -> pika.BasicProperties:
-    """The properties a message of this app goes out with: ``props`` and the
-    app's stamp (sequence number, send time, origin), which wins over headers
-    of the same names."""
-    headers = dict(props.headers)
+    """The properties a message of this app goes out with: ``props``, this
+    message's own ``headers`` over the properties' ones, and the app's stamp
+    (sequence number, send time, origin), which wins over headers of the same
+    names: the stamp is how the app tells its messages apart, never the user's."""
+    headers = {**props.headers, **(headers or {})}
     headers[SEQ_HEADER] = seq
     headers[SENT_HEADER] = int(sent_at * 1_000_000)
     headers[ORIGIN_HEADER] = origin
@@ -120,9 +126,9 @@ def unencodable(properties: Any) -> str:
     return ""
 
 
-def check_properties(props: MessageProperties) -> None:
+def check_properties(props: MessageProperties, headers: Mapping[str, Any] | None = None) -> None:
     """Raise ValueError, with a one-line reason, if pika could not send these."""
-    problem = unencodable(stamped_properties("check", 0, time.time(), props))
+    problem = unencodable(stamped_properties("check", 0, time.time(), props, headers))
     if problem:
         raise ValueError(problem)
 
@@ -132,6 +138,8 @@ class _Request:
     seq: int
     body: bytes
     properties: MessageProperties
+    routing_key: str = ""
+    headers: Mapping[str, Any] | None = None  # this message's own, besides the properties'
 
 
 @dataclass(slots=True)
@@ -140,7 +148,19 @@ class _InFlight:
     body: bytes
     properties: Any
     sent_at: float
+    routing_key: str = ""
     note: str = ""  # EXCHANGE_REDECLARED once published again
+
+
+def unroutable_reason(exchange_type: str, routing_key: str) -> str:
+    """Why a message came back unroutable from an exchange of this type ("" for
+    the fanout wording, "no queue is bound"): on a routing exchange it is that
+    no binding matched, which names what it was matched by."""
+    if exchange_type == "headers":
+        return "no binding matches its headers"
+    if exchange_type in ("direct", "topic") or (exchange_type == "" and routing_key):
+        return f"no binding matches routing key {routing_key!r}"
+    return ""
 
 
 class PublisherWorker(LoopWorker):
@@ -215,15 +235,35 @@ class PublisherWorker(LoopWorker):
         self._final = WorkerState.STOPPED
 
     # Any thread ----------------------------------------------------------------
-    def publish(self, body: bytes, properties: MessageProperties | None = None) -> int:
+    def publish(
+        self,
+        body: bytes,
+        properties: MessageProperties | None = None,
+        *,
+        routing_key: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> int:
+        """Queue a message; its sequence number, at once. ``routing_key`` and
+        ``headers`` are this message's own (the headers go with the
+        properties' and the app's stamp, which they never override)."""
         with self._seq_lock:
             seq = next(self._seq)
-        self.send(seq, body, properties or self.properties)
+        self.send(
+            seq, body, properties or self.properties, routing_key=routing_key, headers=headers
+        )
         return seq
 
-    def send(self, seq: int, body: bytes, properties: MessageProperties) -> None:
+    def send(
+        self,
+        seq: int,
+        body: bytes,
+        properties: MessageProperties,
+        *,
+        routing_key: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         """Queue a message under a sequence number the caller chose."""
-        self._requests.append(_Request(seq, body, properties))
+        self._requests.append(_Request(seq, body, properties, routing_key, headers))
         if not self._wake_due:
             # One wake carries every request queued before it is handled.
             self._wake_due = True
@@ -292,14 +332,14 @@ class PublisherWorker(LoopWorker):
         else:
             self._attempt_failed(exc)
 
-    def _open_channel(self, on_error: Callable[[BaseException], None]) -> None:
+    def _open_channel(self, on_error: Callable[[BaseException], None], found: str = "") -> None:
+        """``found``: the exchange's type when it was found deleted, to declare
+        it again as what it was (at connect any type is taken)."""
         self._opening = True
-        AsyncSteps(self._connection, self._channel_steps(), self._channel_ready, on_error)
+        AsyncSteps(self._connection, self._channel_steps(found), self._channel_ready, on_error)
 
-    def _channel_steps(self) -> Steps[Any]:
-        channel, self.exchange_type = yield from exchange_steps(
-            self.broker.exchange, self.broker.exchange_type
-        )
+    def _channel_steps(self, found: str) -> Steps[Any]:
+        channel, self.exchange_type = yield from exchange_steps_for(self.broker, found)
         yield call(channel, "confirm_delivery", ack_nack_callback=self._confirmer(channel))
         return channel
 
@@ -343,19 +383,23 @@ class PublisherWorker(LoopWorker):
         (``not sent``) only when it was not written: unencodable properties, or a
         connection the broker blocks, where it would only wait unread."""
         sent_at = time.time()
-        properties = stamped_properties(self.origin, request.seq, sent_at, request.properties)
+        properties = stamped_properties(
+            self.origin, request.seq, sent_at, request.properties, request.headers
+        )
         problem = unencodable(properties)
         if not problem and self.blocked:
             problem = f"{BLOCKED_PREFIX}: {self.blocked}; the message was not written"
         if problem:
             self._fail(request, problem, sent_at)
             return
-        self._publish(_InFlight(request.seq, request.body, properties, sent_at))
+        self._publish(
+            _InFlight(request.seq, request.body, properties, sent_at, request.routing_key)
+        )
 
     def _publish(self, message: _InFlight) -> None:
         self._channel.basic_publish(
             exchange=self.broker.exchange,
-            routing_key="",
+            routing_key=message.routing_key,
             body=message.body,
             properties=message.properties,
             mandatory=True,
@@ -388,9 +432,10 @@ class PublisherWorker(LoopWorker):
 
     def _outcome(self, result: PublishResult) -> None:
         """A final outcome from the broker. Unroutable is also what a publish to
-        an exchange replaced by another type gets (routing key "" matches nothing
-        there), so before "no queue is bound" is said the exchange's type is
-        checked, on a channel of its own; a routed one proves it a fanout."""
+        an exchange replaced by another type gets (its key may match nothing
+        there), so before "no queue is bound" (or "no binding matches") is said
+        the exchange's type is checked, on a channel of its own; a routed one
+        proves it unchanged."""
         if result.status is Outcome.ROUTED and self.exchange_problem:
             self.exchange_problem = ""
             self.ready.set()
@@ -402,15 +447,20 @@ class PublisherWorker(LoopWorker):
                 AsyncSteps(
                     self._connection,
                     # The type found at connect: a replaced exchange conflicts with it.
-                    exchange_steps(
-                        self.broker.exchange,
-                        self.broker.exchange_type or self.exchange_type or None,
-                    ),
+                    exchange_steps_for(self.broker, self.exchange_type),
                     self._type_fine,
                     self._type_wrong,
                 )
             return
-        self._emit(result)
+        self._emit(self._keyed(result))
+
+    def _keyed(self, result: PublishResult) -> PublishResult:
+        """An unroutable result without a reason, with the one its exchange's
+        type gives (the key no binding matched); any other as it is."""
+        if result.status is not Outcome.UNROUTABLE or result.reason:
+            return result
+        reason = unroutable_reason(self.exchange_type, result.routing_key)
+        return replace(result, reason=reason) if reason else result
 
     def _type_fine(self, declared: tuple[Any, str]) -> None:
         declared[0].close()
@@ -425,7 +475,7 @@ class PublisherWorker(LoopWorker):
         self.exchange_problem = problem
         unchecked, self._unchecked = self._unchecked, []
         for result in unchecked:
-            self._emit(replace(result, reason=problem) if problem else result)
+            self._emit(replace(result, reason=problem) if problem else self._keyed(result))
         self.ready.set()
 
     def _on_returned(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
@@ -450,7 +500,7 @@ class PublisherWorker(LoopWorker):
         # A 403 here is a publish refused: the user lacks write on the exchange.
         why = self._describe(refused(reason, "basic.publish"))
         missing = reason.reply_code == 404
-        if missing:  # declared again, as a fanout: whatever type it had is gone
+        if missing:  # declared again, as the type it had: whatever replaced it is gone
             self.exchange_problem = ""
         now = time.time()
         for message in waiting:
@@ -459,7 +509,7 @@ class PublisherWorker(LoopWorker):
                 self._again.append(message)  # published once the channel is back
             else:
                 self._emit(self._result(message, Outcome.FAILED, why, now))
-        self._open_channel(self._lost)
+        self._open_channel(self._lost, self.exchange_type if missing else "")
 
     def _on_blocked(self, _connection: Any, frame: Any) -> None:
         reason = sanitize(getattr(frame.method, "reason", "") or "", 120)
@@ -531,7 +581,8 @@ class PublisherWorker(LoopWorker):
         self._checking = False
         unchecked, self._unchecked = self._unchecked, []
         for result in unchecked:
-            self._emit(result)  # confirmed unroutable; the type check went with the connection
+            # Confirmed unroutable; the type check went with the connection.
+            self._emit(self._keyed(result))
         now = time.time()
         again, self._again = self._again, []
         for message in again:
@@ -590,7 +641,14 @@ class PublisherWorker(LoopWorker):
         self, message: _InFlight, status: Outcome, reason: str, now: float
     ) -> PublishResult:
         return PublishResult(
-            message.seq, status, message.body, self.broker.exchange, reason, message.sent_at, now
+            message.seq,
+            status,
+            message.body,
+            self.broker.exchange,
+            reason,
+            message.sent_at,
+            now,
+            message.routing_key,
         )
 
     def _fail(self, request: _Request, reason: str, sent_at: float | None = None) -> None:
@@ -604,6 +662,7 @@ class PublisherWorker(LoopWorker):
                 reason,
                 now if sent_at is None else sent_at,
                 now,
+                request.routing_key,
             )
         )
 
@@ -666,7 +725,14 @@ class Publisher:
         return describe_error(exc, self.url, self._vhost)
 
     def publish(
-        self, seq: int, body: bytes, props: MessageProperties, timeout: float = 10.0
+        self,
+        seq: int,
+        body: bytes,
+        props: MessageProperties,
+        timeout: float = 10.0,
+        *,
+        routing_key: str = "",
+        headers: Mapping[str, str] | None = None,
     ) -> PublishResult:
         """Publish and wait up to ``timeout`` for the outcome.
 
@@ -678,8 +744,10 @@ class Publisher:
         exchange = self.broker.exchange
         if worker is None:
             now = time.time()
-            return PublishResult(seq, Outcome.FAILED, body, exchange, NOT_CONNECTED, now, now)
-        worker.send(seq, body, props)
+            return PublishResult(
+                seq, Outcome.FAILED, body, exchange, NOT_CONNECTED, now, now, routing_key
+            )
+        worker.send(seq, body, props, routing_key=routing_key, headers=headers)
         deadline = time.monotonic() + timeout
         held: PublishResult | None = None
         while True:
@@ -695,7 +763,9 @@ class Publisher:
                     return held
                 now = time.time()
                 why = worker.state.detail or NOT_CONNECTED
-                return PublishResult(seq, Outcome.FAILED, body, exchange, why, now, now)
+                return PublishResult(
+                    seq, Outcome.FAILED, body, exchange, why, now, now, routing_key
+                )
             left = deadline - time.monotonic()
             if left <= 0:
                 break
@@ -705,7 +775,7 @@ class Publisher:
             return held
         now = time.time()
         why = f"no confirm from the broker within {timeout:g} s"
-        return PublishResult(seq, Outcome.UNKNOWN, body, exchange, why, now, now)
+        return PublishResult(seq, Outcome.UNKNOWN, body, exchange, why, now, now, routing_key)
 
     def close(self) -> None:
         worker, self._worker = self._worker, None

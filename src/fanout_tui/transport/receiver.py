@@ -30,7 +30,7 @@ from .broker import BrokerSettings, mask_url, vhost_of
 from .errors import PathLost, describe_error, refused
 from .loop import Liveness, LoopWorker, close_quietly
 from .steps import AsyncSteps, NewChannel, Steps, call
-from .topology import exchange_steps
+from .topology import exchange_steps_for
 from .turns import TURN
 from .worker import Reconnect, retrying
 
@@ -212,9 +212,7 @@ class ReceiverWorker(LoopWorker):
         # Each step needs its own permission (configure on the server-named
         # queue, write on it and read on the exchange to bind, read to consume);
         # a refusal says which one, on what.
-        channel, self.exchange_type = yield from exchange_steps(
-            self.broker.exchange, self.broker.exchange_type
-        )
+        channel, self.exchange_type = yield from exchange_steps_for(self.broker)
         with _permission("queue.declare"):
             declared = yield call(channel, "queue_declare", queue="", exclusive=True)
         queue: str = declared.method.queue
@@ -386,9 +384,7 @@ class ReceiverWorker(LoopWorker):
         # Declared with the type found at set-up even when it exists: an exchange
         # replaced by one of another type still takes our binding, and only the
         # declare says so.
-        channel, _type = yield from exchange_steps(
-            exchange, self.broker.exchange_type or self.exchange_type or None
-        )
+        channel, _type = yield from exchange_steps_for(self.broker, self.exchange_type)
         for binding in bindings(self.exchange_type, self.spec):
             yield call(channel, "queue_bind", queue=queue, exchange=exchange, **binding)
         channel.close()

@@ -13,8 +13,8 @@ from typing import Any
 
 import pika.exceptions as pex
 
-from .broker import EXCHANGE_TYPE
-from .errors import ExchangeTypeConflict, refused, type_conflict_from
+from .broker import EXCHANGE_TYPE, BrokerSettings
+from .errors import ExchangeTypeConflict, ExchangeUnusable, refused, type_conflict_from
 from .steps import NewChannel, Steps, call, run_blocking
 
 # Built-in exchanges cannot be redeclared (403), but their types are fixed.
@@ -31,20 +31,21 @@ def exchange_problem(exchange: str) -> str:
     """Why ``exchange`` can never work as fanout-tui's exchange ("" if it can).
 
     Checked at start, so the dashboard does not retry forever what no retry
-    can fix. The default exchange routes by queue name and refuses bindings;
-    names starting with ``amq.`` are reserved: the broker's built-ins cannot be
-    declared and none but amq.fanout is a fanout. amq.fanout is allowed: it
-    exists on every vhost, is a fanout, and is used as it is (never declared).
+    can fix. The default exchange routes by queue name and refuses bindings.
+    The broker's built-ins (amq.fanout, amq.direct, amq.topic, amq.headers,
+    amq.match) exist on every vhost with known types and are used as they
+    are, never declared; any other name starting with ``amq.`` is reserved
+    and cannot be declared.
     """
     if exchange == "":
         return (
             "exchange '' is the default exchange, which routes by queue name and cannot be "
-            "bound; choose a fanout exchange with --exchange"
+            "bound; choose another with --exchange"
         )
-    if exchange.startswith("amq.") and exchange != "amq.fanout":
+    if exchange.startswith("amq.") and exchange not in _BUILTIN_TYPES:
         return (
             f"exchange {exchange!r}: names starting with 'amq.' are reserved for the broker's "
-            "own exchanges, which cannot be declared, and only amq.fanout is a fanout; "
+            f"own exchanges ({', '.join(_BUILTIN_TYPES)}), and others cannot be declared; "
             "choose another name with --exchange"
         )
     return ""
@@ -57,12 +58,25 @@ def declare_exchange(connection: Any, exchange: str, wanted: str | None = None) 
     return channel
 
 
-def exchange_steps(exchange: str, wanted: str | None = None) -> Steps[tuple[Any, str]]:
+def exchange_steps_for(broker: BrokerSettings, found: str = "") -> Steps[tuple[Any, str]]:
+    """:func:`exchange_steps` for ``broker``'s exchange: the type the user asked
+    for, if any; else, on a later check, ``found``, the type the exchange had
+    at set-up (an exchange replaced by another type then conflicts); else
+    whatever type it has."""
+    if broker.exchange_type:
+        return exchange_steps(broker.exchange, broker.exchange_type, broker.exchange_type_from)
+    return exchange_steps(broker.exchange, found or None, "")
+
+
+def exchange_steps(
+    exchange: str, wanted: str | None = None, asked_by: str = "--exchange-type"
+) -> Steps[tuple[Any, str]]:
     """Make sure ``exchange`` exists; the steps end with an open channel and the
     exchange's type ("" when the broker would not say).
 
     ``wanted``: the type the user asked for; None takes the type the exchange
-    has, and creates a missing one as a fanout.
+    has, and creates a missing one as a fanout. ``asked_by``: where ``wanted``
+    came from, for the conflict's words (see :class:`errors.ExchangeTypeConflict`).
 
     A passive declare first: it needs no permission, so a user who may only
     write to the exchange (configure ``^$``) can still publish to an exchange
@@ -79,11 +93,11 @@ def exchange_steps(exchange: str, wanted: str | None = None) -> Steps[tuple[Any,
     """
     probe_type = wanted or EXCHANGE_TYPE
     if exchange == "":
-        raise ExchangeTypeConflict("", probe_type, "direct (the default exchange)")
+        raise ExchangeUnusable(exchange_problem(exchange))
     builtin = _BUILTIN_TYPES.get(exchange)
     if builtin is not None:
         if wanted is not None and builtin != wanted:
-            raise ExchangeTypeConflict(exchange, wanted, builtin)
+            raise ExchangeTypeConflict(exchange, wanted, builtin, asked_by)
         return (yield NewChannel()), builtin
     channel = yield NewChannel()
     try:
@@ -98,8 +112,10 @@ def exchange_steps(exchange: str, wanted: str | None = None) -> Steps[tuple[Any,
         yield call(channel, "exchange_declare", exchange=exchange, exchange_type=probe_type)
         return channel, probe_type
     except pex.ChannelClosedByBroker as exc:
-        conflict = type_conflict_from(exc, exchange, probe_type)
-        if conflict is not None and (wanted is not None or not exists):
+        conflict = type_conflict_from(exc, exchange, probe_type, asked_by)
+        # Without a wanted type any type will do, even one another program
+        # gave the exchange between the two declares.
+        if conflict is not None and wanted is not None:
             raise conflict from None
         if exc.reply_code == 403 and not exists:
             raise refused(exc, "exchange.declare") from None
