@@ -335,7 +335,7 @@ class Dashboard:
 
     # Publishing ------------------------------------------------------------------
     def publish(self, text: str, routing_key: str = "") -> int:
-        seq = self.publisher.publish(text.encode("utf-8"))
+        seq = self.publisher.publish(text.encode("utf-8"), routing_key=routing_key)
         self._pending[seq] = text
         expected = self.expected(routing_key)
         views = self.receiver_views()
