@@ -271,6 +271,12 @@ class Dashboard:
         """The exchange's type became known (or changed) since the titles were made."""
         return self._titled_type != self.exchange_type
 
+    @staticmethod
+    def edit_bindings(receiver: Receiver, spec: ReceiverSpec) -> None:
+        """Bind ``receiver``'s queue as ``spec`` says, keeping the queue."""
+        receiver.spec = spec
+        receiver.worker.set_bindings(spec)  # type: ignore[attr-defined]  # set_bindings: transport merge pending
+
     def receiver_views(self) -> dict[int, ReceiverView]:
         """Every receiver as last reported: what tracking compares with.
 

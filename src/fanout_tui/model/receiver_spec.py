@@ -49,6 +49,23 @@ _NOT_ON_STREAMS = {
     "ack": "streams need manual acks",
 }
 
+# Every key in the order a form shows them (headers, ``h.NAME``, come apart).
+_FORM_ORDER = (
+    "name",
+    "type",
+    "offset",
+    "ack",
+    "prefetch",
+    "delay",
+    "max-length",
+    "max-bytes",
+    "overflow",
+    "ttl",
+    "keep",
+    "keys",
+    "match",
+)
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|ms|s|m|h)$")
 _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 # RabbitMQ's own interval syntax for x-stream-offset: a number and one unit.
@@ -178,6 +195,19 @@ def _offset_text(offset: str | int | datetime) -> str:
     return offset
 
 
+def _allowed(kind: str) -> frozenset[str]:
+    """The keys ``kind`` accepts: the one list the parser and the form both use."""
+    limits = _QUEUE_LIMIT_KEYS if kind != "stream" else frozenset()
+    return _COMMON_KEYS | _KIND_KEYS[kind] | limits
+
+
+def keys_for(kind: str) -> tuple[str, ...]:
+    """The keys a spec of ``kind`` accepts, in the Add-receiver form's order
+    (besides ``h.NAME`` header pairs, which every kind takes)."""
+    allowed = _allowed(kind)
+    return tuple(key for key in _FORM_ORDER if key in allowed)
+
+
 def parse_spec(text: str) -> ReceiverSpec:
     """``KIND[:key=value,...]`` as a spec, or :class:`SpecError`."""
     text = text.strip()
@@ -215,8 +245,8 @@ def spec_from_mapping(
     are headers to match."""
     if kind not in KINDS:
         raise SpecError(f"{source}: unknown kind {kind!r} (kinds: {', '.join(KINDS)})")
-    allowed = _COMMON_KEYS | _KIND_KEYS[kind] | (_QUEUE_LIMIT_KEYS if kind != "stream" else set())
-    out: dict[str, Any] = {"kind": kind, "text": text or _spec_text(kind, values)}
+    allowed = _allowed(kind)
+    out: dict[str, Any] = {"kind": kind, "text": text or spec_text(kind, values)}
     headers: dict[str, str] = {}
     for key, raw in values.items():
         if key == "h" and isinstance(raw, Mapping):
@@ -252,7 +282,9 @@ def spec_from_mapping(
     return ReceiverSpec(**out)
 
 
-def _spec_text(kind: str, values: Mapping[str, Any]) -> str:
+def spec_text(kind: str, values: Mapping[str, Any]) -> str:
+    """The ``KIND:key=value,...`` text of a kind and its values (as a table or the
+    form holds them), so what was given can be shown the way it is written."""
     items = [f"{k}={_plain(v)}" for k, v in values.items() if k != "h"]
     heads = values.get("h")
     if isinstance(heads, Mapping):
@@ -404,8 +436,11 @@ __all__ = [
     "KINDS",
     "ReceiverSpec",
     "SpecError",
+    "keys_for",
     "parse_duration",
     "parse_spec",
+    "spec_from_mapping",
     "spec_from_table",
+    "spec_text",
     "stream_offset_argument",
 ]

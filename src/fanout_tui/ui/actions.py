@@ -51,6 +51,20 @@ APP_ACTIONS = (
         palette=True,
     ),
     Action(
+        "Add receiver…",
+        "add a receiver of a kind you choose (exclusive, durable, shared, stream) and its keys",
+        "ctrl+o",
+        "add_receiver_form",
+        priority=True,
+        palette=True,
+    ),
+    Action(
+        "Edit bindings…",
+        "the focused receiver's binding keys, x-match and header pairs (f2 on a pane)",
+        action="edit_bindings",
+        palette=True,
+    ),
+    Action(
         "Remove receiver",
         "stop the focused receiver, or the newest, and delete its queue (also ✕ on a pane)",
         "ctrl+r",
@@ -138,6 +152,14 @@ PANE_ACTIONS = (
         "space",
         "toggle_pause",
         footer=True,
+    ),
+    # The app's action, so the form opens over the dashboard for the focused pane.
+    Action(
+        "Edit bindings",
+        "edit this receiver's binding keys, x-match and header pairs",
+        "f2",
+        "app.edit_bindings",
+        shown_keys="F2",
     ),
     Action("Previous message", "select a message", "up", "cursor(-1)", shown_keys="Up / Down"),
     Action("Next message", "select a message", "down", "cursor(1)", documented=False),

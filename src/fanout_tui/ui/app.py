@@ -35,11 +35,12 @@ from .screens.bindings import BindingsScreen
 from .screens.detail import MessageDetailScreen
 from .screens.forms import BurstRequest, BurstScreen, PropertiesScreen, summarize_publish_properties
 from .screens.help import HelpScreen
+from .screens.receiver_form import BindingsFormScreen, ReceiverFormScreen
 from .signals import quit_on_signals
 from .tracking_view import TrackingView
 from .widgets.burst_bar import BurstBar
 from .widgets.delivery_log import DeliveryLog
-from .widgets.publish_input import PublishInput
+from .widgets.publish_input import PublishInput, RoutingKeyInput
 from .widgets.receiver_grid import ReceiverGrid
 from .widgets.receiver_pane import ReceiverPane
 from .widgets.result_line import ResultLine
@@ -83,9 +84,15 @@ class FanoutApp(App[None]):
             yield self.grid
             yield DeliveryLog()
         yield BurstBar()
-        yield PublishInput(
-            self.dashboard.history, self.dashboard.broker.exchange, lambda: self.dashboard.blocked
-        )
+        with Horizontal(id="publish-row"):
+            key_input = RoutingKeyInput()
+            yield key_input
+            yield PublishInput(
+                self.dashboard.history,
+                self.dashboard.broker.exchange,
+                lambda: self.dashboard.blocked,
+                key_input,
+            )
         yield ResultLine()
         yield Footer()
 
@@ -128,6 +135,28 @@ class FanoutApp(App[None]):
         self.grid.add(receiver)
         self._status()
 
+    def action_add_receiver_form(self) -> None:
+        def chosen(spec: ReceiverSpec | None) -> None:
+            if spec is not None:
+                self.add_receiver(spec)
+
+        self.push_screen(ReceiverFormScreen(), chosen)
+
+    def action_edit_bindings(self) -> None:
+        pane = self.grid.target(self.focused)
+        if pane is None:
+            return self._warn("No receiver to edit the bindings of.")
+        receiver = pane.receiver
+
+        def chosen(spec: ReceiverSpec | None) -> None:
+            # The pane may have gone while the form was open: nothing to re-bind.
+            if spec is not None and receiver in self.dashboard.receivers:
+                self.dashboard.edit_bindings(receiver, spec)
+                pane.update_titles()
+
+        screen = BindingsFormScreen(receiver.spec, receiver.label, self.dashboard.exchange_type)
+        self.push_screen(screen, chosen)
+
     async def remove_receiver(self, pane: ReceiverPane) -> None:
         self.dashboard.remove_receiver(pane.receiver)
         was_focused = pane.has_focus
@@ -163,7 +192,7 @@ class FanoutApp(App[None]):
     # Publishing and what became of it --------------------------------------------
     @on(PublishInput.Publish)
     def _publish(self, event: PublishInput.Publish) -> None:
-        self.dashboard.publish(event.text)
+        self.dashboard.publish(event.text, event.routing_key)
         self.tracking.show_result()
 
     @on(PublishInput.HeldBack)
@@ -197,6 +226,9 @@ class FanoutApp(App[None]):
             for pane in self.panes:
                 pane.update_titles()
         self.query_one(StatusLine).update_from_dashboard()
+        # The exchange's type arrives with the publisher's connection, a moment
+        # after start (or changes when the exchange is declared again).
+        self.query_one(RoutingKeyInput).show_for(self.dashboard.exchange_type)
 
     def _every_second(self) -> None:
         if self._shutting_down or not self.is_running:
