@@ -85,14 +85,20 @@ class FanoutApp(App[None]):
             yield DeliveryLog()
         yield BurstBar()
         with Horizontal(id="publish-row"):
+            # The message input first: it is the screen's first Input, where typing
+            # on a pane goes; the key field is docked to its left.
             key_input = RoutingKeyInput()
-            yield key_input
+        with Horizontal(id="publish-row"):
+            # The message input first: it is the screen's first Input, where typing
+            # on a pane goes; the key field is docked to its left.
+            key_input = RoutingKeyInput()
             yield PublishInput(
                 self.dashboard.history,
                 self.dashboard.broker.exchange,
                 lambda: self.dashboard.blocked,
                 key_input,
             )
+            yield key_input
         yield ResultLine()
         yield Footer()
 

@@ -32,6 +32,7 @@ class RoutingKeyInput(QuietInput):
 
     DEFAULT_CSS = """
     RoutingKeyInput {
+        dock: left;
         width: 28;
         display: none;
     }
