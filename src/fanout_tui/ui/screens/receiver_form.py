@@ -10,6 +10,7 @@ cannot disagree about what a kind takes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ from ...model.receiver_spec import (
     spec_from_mapping,
     spec_text,
 )
+from ...present.fit import middle_ellipsis
 from ...present.text import sanitize
 from .forms import _Form
 
@@ -205,11 +207,9 @@ class ReceiverFormScreen(_Form):
         typed = self.query_one("#rf-spec", Input).value.strip()
         if typed != self._written:
             return parse_spec(typed)  # typed or pasted as text: taken as the CLI takes it
-        values = self.values()
-        text = spec_text(self.kind, values)
         # From the fields as they are, not re-parsed from the text: a value may
         # hold a comma, which the text form cannot.
-        return spec_from_mapping(self.kind, values, source=f"receiver {text!r}", text="")
+        return spec_from_mapping(self.kind, self.values(), source=f"receiver {self.kind}", text="")
 
     @on(Input.Submitted)
     @on(Button.Pressed, ".ok")
@@ -217,7 +217,7 @@ class ReceiverFormScreen(_Form):
         try:
             spec = self.build()
         except SpecError as exc:
-            self._error(sanitize(str(exc), 300))
+            self._error(one_line(exc))
             return
         self.dismiss(spec)
 
@@ -270,7 +270,7 @@ class BindingsFormScreen(_Form):
         try:
             spec = self.build()
         except SpecError as exc:
-            self._error(sanitize(str(exc), 300))
+            self._error(one_line(exc))
             return
         self.dismiss(spec)
 
@@ -285,5 +285,15 @@ _TYPE_NOTES = {
 
 def _bindings_only(values: Mapping[str, str]) -> ReceiverSpec:
     """Bindings checked by the spec's rules (an exclusive spec carries them all)."""
-    text = spec_text("exclusive", values)
-    return spec_from_mapping("exclusive", values, source=f"bindings {text!r}", text="")
+    return spec_from_mapping("exclusive", values, source="bindings", text="")
+
+
+_LONG_QUOTE = re.compile(r"'([^']{41,})'")
+
+
+def one_line(exc: SpecError) -> str:
+    """The error for the form's line: printable, and short enough that the reason
+    at its end shows (a long value it quotes is shortened in its middle)."""
+    text = sanitize(str(exc), 2000)
+    text = _LONG_QUOTE.sub(lambda m: repr(middle_ellipsis(m.group(1), 40)), text)
+    return sanitize(text, 240)
