@@ -257,3 +257,15 @@ async def test_f2_on_a_pane_opens_its_bindings(broker_url: str) -> None:
         await pilot.press("escape")  # cancelled: nothing re-bound
         await until(pilot, lambda: not isinstance(app.screen, BindingsFormScreen))
         assert pane.receiver.spec == ReceiverSpec()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_the_form_fits_the_smallest_common_terminal(kind: str) -> None:
+    """80x24: the form with every field of a kind fits, its fields scrolling."""
+    form = ReceiverFormScreen()
+    async with FormHost(form).run_test(size=(80, 24)) as pilot:
+        await choose_kind(pilot, form, kind)
+        await pilot.pause()
+        box = form.query_one(".receiver-form").region
+        assert box.y >= 0 and box.bottom <= 24, box
+        assert form.query_one(".form-buttons").region.bottom <= 24

@@ -50,7 +50,7 @@ _NOT_ON_STREAMS = {
 }
 
 # Every key in the order a form shows them (headers, ``h.NAME``, come apart).
-_FORM_ORDER = (
+SPEC_KEYS = (
     "name",
     "type",
     "offset",
@@ -205,7 +205,7 @@ def keys_for(kind: str) -> tuple[str, ...]:
     """The keys a spec of ``kind`` accepts, in the Add-receiver form's order
     (besides ``h.NAME`` header pairs, which every kind takes)."""
     allowed = _allowed(kind)
-    return tuple(key for key in _FORM_ORDER if key in allowed)
+    return tuple(key for key in SPEC_KEYS if key in allowed)
 
 
 def parse_spec(text: str) -> ReceiverSpec:
@@ -434,6 +434,7 @@ def stream_offset_argument(offset: str | int | datetime) -> Any:
 
 __all__ = [
     "KINDS",
+    "SPEC_KEYS",
     "ReceiverSpec",
     "SpecError",
     "keys_for",

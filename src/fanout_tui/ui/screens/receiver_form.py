@@ -25,6 +25,7 @@ from ...model.receiver_spec import (
     MATCHES,
     OVERFLOWS,
     QUEUE_TYPES,
+    SPEC_KEYS,
     ReceiverSpec,
     SpecError,
     keys_for,
@@ -40,7 +41,7 @@ from .forms import _Form
 KIND_NOTES = {
     "exclusive": "the tutorial's queue: server-named, gone with its connection",
     "durable": "a named queue that outlives reconnects: a drop loses nothing",
-    "shared": "a named queue several panes consume together: each message goes to one",
+    "shared": "a named queue several panes share: each message goes to one of them",
     "stream": "a stream: a late joiner replays history from its offset",
 }
 # Keys chosen from a list: (the first entry, "", means the spec's default).
@@ -105,7 +106,8 @@ ReceiverFormScreen, BindingsFormScreen {
 }
 .form-fields {
     height: auto;
-    max-height: 20;
+    height: 16;  /* set to the rows shown, as the screen allows (_fit_fields) */
+    margin-bottom: 1;
 }
 .form-row {
     height: 1;
@@ -117,17 +119,22 @@ ReceiverFormScreen, BindingsFormScreen {
     width: 1fr;
 }
 .form-note {
+    width: 100%;
     color: $text-muted;
-    margin-bottom: 1;
 }
 """
+
+
+# The receiver form's rows besides its fields: border and padding 4, title 2,
+# the spec 2, the error line 1, the buttons 4, and 1 to spare.
+_FORM_ROWS = 14
 
 
 class ReceiverFormScreen(_Form):
     """Ask for a receiver's kind and spec keys; dismissed with a ReceiverSpec."""
 
     DEFAULT_CSS = _CSS
-    ALL_KEYS = tuple(dict.fromkeys(k for kind in KINDS for k in keys_for(kind)))
+    ALL_KEYS = SPEC_KEYS
 
     def __init__(self) -> None:
         super().__init__()
@@ -157,7 +164,7 @@ class ReceiverFormScreen(_Form):
                     yield Label("headers", classes="form-key")
                     yield Input("", placeholder=HEADERS_HINT, compact=True, id="rf-headers")
             yield Label("As a spec (paste one here; it is what --receiver takes)")
-            yield Input("exclusive", id="rf-spec")
+            yield Input("exclusive", compact=True, id="rf-spec")
             yield from self._footer("Add")
 
     def on_mount(self) -> None:
@@ -174,6 +181,19 @@ class ReceiverFormScreen(_Form):
         for key in self.ALL_KEYS:
             self.query_one(f"#row-{key}").display = key in offered
         self.query_one("#rf-kind-note", Label).update(KIND_NOTES[self.kind])
+        self._fit_fields()
+
+    def on_resize(self) -> None:
+        self._fit_fields()
+
+    def _fit_fields(self) -> None:
+        """The fields' height: their rows, or what the screen leaves beside the
+        rest of the form (they scroll). Set here, not as height: auto with a
+        max-height, since Textual sizes an auto-height form by its child's
+        height before that child's max-height, and the form would overflow."""
+        rows = len(keys_for(self.kind)) + 4  # kind, its note (up to 2 lines), headers
+        room = self.size.height - _FORM_ROWS
+        self.query_one(".form-fields").styles.height = max(3, min(rows, room))
 
     def values(self) -> dict[str, str]:
         """The kind's filled-in fields as spec keys (``h.NAME`` for header pairs)."""
@@ -242,14 +262,26 @@ class BindingsFormScreen(_Form):
                 + _TYPE_NOTES.get(self._exchange_type, "the keys apply once it is known"),
                 classes="form-note",
             )
-            yield Label("Binding keys (';' between; blank: '#' on topic, the empty key on direct)")
-            yield Input(";".join(spec.keys), id="bf-keys", placeholder="kern.*;*.critical")
-            yield Label("x-match (headers exchanges)")
-            yield Select(
-                [(m, m) for m in MATCHES], value=spec.match, allow_blank=False, id="bf-match"
+            with Horizontal(classes="form-row"):
+                yield Label("keys", classes="form-key")
+                yield Input(";".join(spec.keys), compact=True, id="bf-keys")
+            yield Label(
+                "';' between: kern.*;*.critical (blank: '#' on topic, the empty key on direct)",
+                classes="form-note",
             )
-            yield Label(f"Header pairs ({HEADERS_HINT})")
-            yield Input(pairs_text(spec.headers), id="bf-headers", placeholder="x-kind=report")
+            with Horizontal(classes="form-row"):
+                yield Label("x-match", classes="form-key")
+                yield Select(
+                    [(m, m) for m in MATCHES],
+                    value=spec.match,
+                    allow_blank=False,
+                    compact=True,
+                    id="bf-match",
+                )
+            with Horizontal(classes="form-row"):
+                yield Label("headers", classes="form-key")
+                yield Input(pairs_text(spec.headers), compact=True, id="bf-headers")
+            yield Label(HEADERS_HINT, classes="form-note")
             yield from self._footer("Bind")
 
     def build(self) -> ReceiverSpec:
