@@ -105,7 +105,6 @@ ReceiverFormScreen, BindingsFormScreen {
     align: center middle;
 }
 .form-fields {
-    height: auto;
     height: 16;  /* set to the rows shown, as the screen allows (_fit_fields) */
     margin-bottom: 1;
 }
