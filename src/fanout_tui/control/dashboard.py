@@ -271,11 +271,12 @@ class Dashboard:
         """The exchange's type became known (or changed) since the titles were made."""
         return self._titled_type != self.exchange_type
 
-    @staticmethod
-    def edit_bindings(receiver: Receiver, spec: ReceiverSpec) -> None:
-        """Bind ``receiver``'s queue as ``spec`` says, keeping the queue."""
+    def edit_bindings(self, receiver: Receiver, spec: ReceiverSpec) -> None:
+        """Bind ``receiver``'s queue as ``spec`` says, keeping the queue; what is
+        expected from the next message on, and its title, follow the new spec."""
         receiver.spec = spec
         receiver.worker.set_bindings(spec)  # type: ignore[attr-defined]  # set_bindings: transport merge pending
+        self.retitle()
 
     def receiver_views(self) -> dict[int, ReceiverView]:
         """Every receiver as last reported: what tracking compares with.

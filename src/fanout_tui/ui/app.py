@@ -88,10 +88,6 @@ class FanoutApp(App[None]):
             # The message input first: it is the screen's first Input, where typing
             # on a pane goes; the key field is docked to its left.
             key_input = RoutingKeyInput()
-        with Horizontal(id="publish-row"):
-            # The message input first: it is the screen's first Input, where typing
-            # on a pane goes; the key field is docked to its left.
-            key_input = RoutingKeyInput()
             yield PublishInput(
                 self.dashboard.history,
                 self.dashboard.broker.exchange,
