@@ -92,7 +92,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.styled("fanout-tui", "bold"))
             yield Static(Content(LESSON), classes="help-heading")
             yield from _lesson("Receiver kinds (Add receiver…, --receiver KIND)", KINDS_LESSON)
-            yield from _lesson("Exchange types", TYPES_LESSON)
+            yield from _lesson("Exchange types (--exchange-type)", TYPES_LESSON)
             yield from _keys("Keys", APP_ACTIONS)
             yield from _keys("On a focused pane", PANE_ACTIONS)
             yield Static(Content("Press Escape to close."), classes="help-heading")
