@@ -269,3 +269,13 @@ async def test_the_form_fits_the_smallest_common_terminal(kind: str) -> None:
         box = form.query_one(".receiver-form").region
         assert box.y >= 0 and box.bottom <= 24, box
         assert form.query_one(".form-buttons").region.bottom <= 24
+
+
+async def test_edit_bindings_from_the_input_targets_the_newest_pane(broker_url: str) -> None:
+    """The palette's Edit bindings… while the input has focus: the newest pane's."""
+    async with running_app(broker_url, receivers=2) as (app, pilot):
+        await app.run_action("edit_bindings")
+        await until(pilot, lambda: isinstance(app.screen, BindingsFormScreen))
+        assert "Bindings of R2" in str(app.screen.query_one(".form-title", Static).render())
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, BindingsFormScreen))
