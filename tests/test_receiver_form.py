@@ -46,6 +46,12 @@ class FormHost(App[None]):
         self.result = value
 
 
+def form_title(screen: Screen[Any]) -> str:
+    """The form's title, "" until it is composed."""
+    titles = screen.query(".form-title")
+    return str(titles.first(Static).render()) if titles else ""
+
+
 def error_line(screen: Screen[Any]) -> str:
     return str(screen.query_one(".form-error", Static).render())
 
@@ -253,7 +259,7 @@ async def test_f2_on_a_pane_opens_its_bindings(broker_url: str) -> None:
         await pilot.pause()
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, BindingsFormScreen))
-        assert "Bindings of R2" in str(app.screen.query_one(".form-title", Static).render())
+        await until(pilot, lambda: form_title(app.screen) == "Bindings of R2")
         await pilot.press("escape")  # cancelled: nothing re-bound
         await until(pilot, lambda: not isinstance(app.screen, BindingsFormScreen))
         assert pane.receiver.spec == ReceiverSpec()
@@ -276,6 +282,6 @@ async def test_edit_bindings_from_the_input_targets_the_newest_pane(broker_url: 
     async with running_app(broker_url, receivers=2) as (app, pilot):
         await app.run_action("edit_bindings")
         await until(pilot, lambda: isinstance(app.screen, BindingsFormScreen))
-        assert "Bindings of R2" in str(app.screen.query_one(".form-title", Static).render())
+        await until(pilot, lambda: form_title(app.screen) == "Bindings of R2")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, BindingsFormScreen))
