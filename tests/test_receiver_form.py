@@ -231,6 +231,7 @@ async def test_ctrl_o_adds_the_receiver_the_form_describes(broker_url: str) -> N
         await pilot.press("ctrl+o")
         await until(pilot, lambda: isinstance(app.screen, ReceiverFormScreen))
         form = app.screen
+        await until(pilot, lambda: bool(form.query("#rf-spec")))  # composed
         await type_into(pilot, form, "#rf-spec", "exclusive:max-length=100,prefetch=20")
         await pilot.press("enter")
         await until(pilot, lambda: len(app.panes) == 2)
@@ -244,6 +245,7 @@ async def test_a_bad_spec_in_the_app_adds_no_pane(broker_url: str) -> None:
         await pilot.press("ctrl+o")
         await until(pilot, lambda: isinstance(app.screen, ReceiverFormScreen))
         form = app.screen
+        await until(pilot, lambda: bool(form.query("#rf-spec")))  # composed
         await type_into(pilot, form, "#rf-spec", "exclusive:max-length=-1")
         await pilot.press("enter")
         await until(pilot, lambda: "max-length" in error_line(form))
