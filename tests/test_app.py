@@ -354,17 +354,17 @@ async def test_messages_not_sent_are_kept_in_order_whatever_is_typed(exchange: s
         # Two failures before either comes back: the first in the input, the second kept.
         app.dashboard.publish("one")
         app.dashboard.publish("two")
-        await until(pilot, lambda: box.kept == ["two"])
+        await until(pilot, lambda: [e.text for e in box.kept] == ["two"])
         assert box.value == "one"
         await until(pilot, lambda: "1 more message not sent, kept" in result_text(app))
         # A failure while something is typed leaves the typing alone.
         box.value = "typing"
         app.dashboard.publish("three")
-        await until(pilot, lambda: box.kept == ["two", "three"])
+        await until(pilot, lambda: [e.text for e in box.kept] == ["two", "three"])
         assert box.value == "typing"
         # Sending brings the next one back, in order; nothing is ever dropped.
         box.focus()
         await pilot.press("enter")
-        await until(pilot, lambda: box.kept == ["three", "typing"])
+        await until(pilot, lambda: [e.text for e in box.kept] == ["three", "typing"])
         assert box.value == "two"
         assert "2 more messages not sent, kept" in result_text(app)

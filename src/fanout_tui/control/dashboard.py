@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..model.history import History
+from ..model.history import Entry, History
 from ..model.mailbox import Mailbox
 from ..model.outcomes import Outcome
 from ..model.receiver_spec import ReceiverSpec
@@ -185,7 +185,7 @@ class Dashboard:
         # ``receivers`` because a removed one may still be closing its connection.
         self._threads: list[ReceiverWorker] = []
         self._next_number = 1
-        self._pending: dict[int, str] = {}  # seq -> text, until its result arrives
+        self._pending: dict[int, Entry] = {}  # seq -> message, until its result arrives
         self._views: dict[int, ReceiverView] | None = None  # see receiver_views()
         self._last_note: tuple[str, float] = ("", 0.0)
         self.notes: list[str] = []  # for every pane, from the publisher (take_notes)
@@ -343,7 +343,7 @@ class Dashboard:
     # Publishing ------------------------------------------------------------------
     def publish(self, text: str, routing_key: str = "") -> int:
         seq = self.publisher.publish(text.encode("utf-8"), routing_key=routing_key)
-        self._pending[seq] = text
+        self._pending[seq] = Entry(text, routing_key)
         expected = self.expected(routing_key)
         views = self.receiver_views()
         self.tracker.published(seq, quote(text), views, time.time(), routing_key, expected)
@@ -376,8 +376,8 @@ class Dashboard:
         ``held`` instead (see PublisherWorker)."""
         self.shown = NotWritten(quote(text), reason)
 
-    def take_results(self) -> list[str]:
-        """Record the publish outcomes that arrived; the texts of those not sent."""
+    def take_results(self) -> list[Entry]:
+        """Record the publish outcomes that arrived; those not sent, with their keys."""
         not_sent = []
         redeclared = self.publisher.redeclared
         if redeclared != self._redeclared_seen:
@@ -387,11 +387,11 @@ class Dashboard:
             self.tracker.confirmed(result.seq, result.status, result.reason)
             if result.status is Outcome.HELD:
                 continue  # interim: its final outcome follows
-            text = self._pending.pop(result.seq, None)
+            entry = self._pending.pop(result.seq, None)
             # Only what never reached the broker: a message that may have (unknown)
             # is not offered again, as sending it twice may deliver it twice.
-            if result.status is Outcome.FAILED and text is not None:
-                not_sent.append(text)
+            if result.status is Outcome.FAILED and entry is not None:
+                not_sent.append(entry)
         return not_sent
 
     def _exchange_redeclared(self) -> None:

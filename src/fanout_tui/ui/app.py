@@ -211,8 +211,8 @@ class FanoutApp(App[None]):
                 self._blocked_shown = self.dashboard.blocked  # a block shows at once
                 self._status()
             box = self.query_one(PublishInput)
-            for text in self.dashboard.take_results():
-                box.restore(text)
+            for entry in self.dashboard.take_results():
+                box.restore(entry)
             for note in self.dashboard.take_notes():
                 self.grid.add_marker(note)
             self._sync_burst()

@@ -105,7 +105,7 @@ class PublishInput(QuietInput):
         self.key_input = key_input
         # Messages not sent that wait their turn, oldest first: the input shows one
         # at a time, and takes the next each time it is submitted. Never dropped.
-        self.kept: list[str] = []
+        self.kept: list[Entry] = []
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -124,16 +124,16 @@ class PublishInput(QuietInput):
             self.app.notify(self.history.error, severity="warning", markup=False)
         self.value = ""
         if self.kept:
-            self._recall(self.kept.pop(0))  # the next message not sent, in order
+            self._recall_entry(self.kept.pop(0))  # the next message not sent, in order
         self.post_message(self.Publish(text, key))
 
-    def restore(self, text: str) -> None:
+    def restore(self, entry: Entry) -> None:
         """Put back a message that was not sent: into the input when it is empty,
         else at the end of :attr:`kept`, so neither what is typed nor an earlier
         failure is overwritten."""
-        self.kept.append(text)
+        self.kept.append(entry)
         if self.value == "":
-            self._recall(self.kept.pop(0))
+            self._recall_entry(self.kept.pop(0))
 
     def action_history_previous(self) -> None:
         self._recall_entry(self.history.previous())
