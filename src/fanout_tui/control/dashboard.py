@@ -7,6 +7,7 @@ hand over through mailboxes and deques that the caller drains on its own timer.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from ..present.text import sanitize
 from ..settings import MAX_RECEIVERS, Settings
 from ..transport.broker import node_of
 from ..transport.burst import BurstWorker
+from ..transport.management import exchange_type as exchange_type_from_api
 from ..transport.publisher import MessageProperties, PublisherWorker
 from ..transport.receiver import ReceiverWorker
 from ..transport.worker import Worker
@@ -191,6 +193,8 @@ class Dashboard:
         self.notes: list[str] = []  # for every pane, from the publisher (take_notes)
         self._redeclared_seen = 0
         self._titled_type = ""
+        self._api_type = ""  # the exchange's type as the management API said
+        self._type_lookup: threading.Thread | None = None
         self.burst: BurstWorker | None = None
         self._burst_record: TrackedBurst | None = None
         # What the result line follows: the last message typed, or the last burst.
@@ -419,8 +423,26 @@ class Dashboard:
 
     @property
     def exchange_type(self) -> str:
-        """The exchange's type: as the broker said, else as asked ("" if neither)."""
-        return self.publisher.exchange_type or self.broker.exchange_type or ""
+        """The exchange's type: as the broker said over AMQP, else as the
+        management API said, else as asked ("" while none has)."""
+        return self.publisher.exchange_type or self._api_type or self.broker.exchange_type or ""
+
+    def look_up_type(self) -> None:
+        """Ask the management API for the exchange's type when AMQP would not
+        say (a user who may not declare it), once, in a thread of its own; the
+        answer shows in :attr:`exchange_type` when it comes."""
+        publisher = self.publisher
+        if self._type_lookup is not None or publisher.exchange_type:
+            return
+        if publisher.state.state is not WorkerState.READY:
+            return
+        settings, exchange = self.settings.management(), self.broker.exchange
+
+        def ask() -> None:
+            self._api_type = exchange_type_from_api(settings, exchange) or ""
+
+        self._type_lookup = threading.Thread(target=ask, name="fanout-tui type lookup", daemon=True)
+        self._type_lookup.start()
 
     @property
     def blocked(self) -> str:
@@ -495,9 +517,12 @@ class Dashboard:
         for worker in workers:
             worker.request_stop()
         deadline = time.monotonic() + timeout
-        for worker in workers:
-            if worker.is_alive():
-                worker.join(max(0.0, deadline - time.monotonic()))
+        threads: list[threading.Thread] = [*workers]
+        if self._type_lookup is not None:
+            threads.append(self._type_lookup)  # bounded by its HTTP timeout
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def quote(text: str | bytes) -> str:

@@ -223,6 +223,7 @@ class FanoutApp(App[None]):
             self.tracking.after_drain(busy_panes)
 
     def _status(self) -> None:
+        self.dashboard.look_up_type()
         if self.dashboard.titles_stale:  # the exchange's type came to be known
             self.dashboard.retitle()
             for pane in self.panes:
