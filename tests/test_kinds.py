@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,7 +23,7 @@ from test_amqp import Watch, publish_numbered, running
 
 from fanout_tui.model.mailbox import Mailbox
 from fanout_tui.model.receiver_spec import ReceiverSpec, parse_spec
-from fanout_tui.model.states import WorkerState
+from fanout_tui.model.states import StateChange, WorkerState
 from fanout_tui.transport.broker import BrokerSettings
 from fanout_tui.transport.publisher import MessageProperties, Outcome, Publisher
 from fanout_tui.transport.queues import QueueConflict, declare_arguments, queue_arguments
@@ -48,6 +48,17 @@ def worker_for(
     return ReceiverWorker(
         broker, mailbox, spec=spec, queue=spec.queue_name(broker.exchange, 1), **kwargs
     )
+
+
+def first_event(
+    watch: Watch, condition: Callable[[StateChange], bool], timeout: float = 10
+) -> StateChange:
+    def seen() -> bool:
+        watch.poll()
+        return any(condition(e) for e in watch.events)
+
+    wait_for(seen, timeout)
+    return next(e for e in watch.events if condition(e))
 
 
 def numbers(watch: Watch) -> list[int]:
@@ -144,8 +155,7 @@ def test_durable_loses_nothing_across_close_all_connections(fault_node: Any, exc
             for i in range(cut, total):
                 channel.basic_publish(exchange, "", str(i).encode())
         watch.event(WorkerState.RECONNECTING)
-        wait_for(lambda: any(e.queue_kept for e in watch.events), 20)
-        kept = next(e for e in watch.events if e.queue_kept)
+        kept = first_event(watch, lambda e: e.queue_kept, 20)
         assert kept.state is WorkerState.CONSUMING and kept.queue == queue
         wait_for(lambda: len(numbers(watch)) >= total, 20)
         time.sleep(0.3)  # anything doubled would arrive right behind
