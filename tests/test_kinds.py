@@ -441,11 +441,13 @@ def test_quorum_declares_a_quorum_queue(broker: BrokerSettings, broker_url: str)
     watch = Watch(Mailbox())
     with running(worker_for(broker, f"durable:name={name},type=quorum", watch.mailbox)):
         watch.event(WorkerState.CONSUMING, timeout=15)
-        with connection_to(broker_url) as connection:
-            with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
-                connection.channel().queue_declare(
-                    name, durable=True, arguments={"x-queue-type": "classic"}
-                )
+        with (
+            connection_to(broker_url) as connection,
+            pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused,
+        ):
+            connection.channel().queue_declare(
+                name, durable=True, arguments={"x-queue-type": "classic"}
+            )
         assert refused.value.reply_code == 406
         assert "current is 'quorum'" in refused.value.reply_text
     assert gone(broker_url, name)

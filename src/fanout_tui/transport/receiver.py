@@ -557,7 +557,9 @@ class ReceiverWorker(LoopWorker):
         (NOT_IMPLEMENTED). A stream keeps every message, so what was in flight
         or waiting here is read again from the next offset on resume.
         """
-        old, self._tag = self._channel, ""
+        # Forgotten before it closes: its close, and what it still delivers,
+        # concern a channel no longer ours.
+        old, self._channel, self._tag = self._channel, None, ""
         self._drop_delayed()
         self._unacked = 0
         self._pending = "channel.open"
