@@ -28,6 +28,7 @@ from fanout_tui.transport.broker import BrokerSettings
 from fanout_tui.transport.publisher import MessageProperties, Outcome, Publisher
 from fanout_tui.transport.queues import QueueConflict, declare_arguments, queue_arguments
 from fanout_tui.transport.receiver import ReceiverWorker
+from fanout_tui.transport.redelivery import ShownWindow
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -126,6 +127,18 @@ def test_a_conflict_is_one_line_naming_the_queue_and_what_the_broker_said() -> N
     )
 
 
+def test_a_redelivery_is_skipped_once_per_showing() -> None:
+    window = ShownWindow(3)
+    props = pika.BasicProperties(message_id="m1")
+    for body in (b"a", b"a", b"b", b"c"):  # the first "a" falls out of the window
+        window.shown(props, body)
+    assert window.seen_before(props, b"a")
+    assert not window.seen_before(props, b"a")  # one showing excuses one redelivery
+    assert not window.seen_before(pika.BasicProperties(message_id="m2"), b"b")
+    assert window.seen_before(props, b"b") and window.seen_before(props, b"c")
+    assert not window.seen_before(props, b"c")
+
+
 # Durable ----------------------------------------------------------------------
 
 
@@ -206,6 +219,9 @@ def test_three_shared_panes_split_what_an_exclusive_one_gets_whole(
             assert worker.stop()
         assert not gone(broker_url, name)
         workers[2].delete_on_stop = True
+        started = time.monotonic()
+        assert workers[2].stop(1.5)  # the dashboard's quit gives all workers 1.5 s
+        assert time.monotonic() - started < 1.5
     finally:
         for worker in workers:
             worker.request_stop()
