@@ -195,6 +195,7 @@ class ReceiverWorker(LoopWorker):
         self._last_tag = 0  # the last delivery tag handed over (not yet acked, if manual)
         self._unacked = 0
         self._auto = self.spec.ack == "auto"
+        self._delay = self.spec.delay  # seconds of "processing" per message
         self._stream = self.spec.kind == "stream"
         self._prefetch = prefetch_of(self.spec, PREFETCH)
         self._ack_every = max(1, (self._prefetch or PREFETCH) // 4)
@@ -411,13 +412,15 @@ class ReceiverWorker(LoopWorker):
             self.ioloop.call_later(0, self._read_handled)
         if self._auto:
             self._count_dropped(method.delivery_tag)
-        elif self._already_shown(method, properties, body):
+        elif (self._stream or self._after_reconnect) and self._already_shown(
+            method, properties, body
+        ):
             self._settle(method.delivery_tag)
             return
-        if self.spec.delay:
+        if self._delay:
             self._delayed.append((channel, method, properties, body))
             if self._delay_timer is None:
-                self._delay_timer = self.ioloop.call_later(self.spec.delay, self._process_one)
+                self._delay_timer = self.ioloop.call_later(self._delay, self._process_one)
             return
         self._hand_over(method, properties, body)
         if not self._auto:
@@ -454,7 +457,7 @@ class ReceiverWorker(LoopWorker):
 
     def _settle(self, tag: int) -> None:
         """Acknowledge a delivery that is not shown (it was, before)."""
-        if self.spec.delay:
+        if self._delay:
             self._channel.basic_ack(tag)  # one by one: the waiting ones are not acked
         else:
             self._last_tag = tag
@@ -486,7 +489,7 @@ class ReceiverWorker(LoopWorker):
             self._hand_over(method, properties, body)
             channel.basic_ack(method.delivery_tag)
         if self._delayed:
-            self._delay_timer = self.ioloop.call_later(self.spec.delay, self._process_one)
+            self._delay_timer = self.ioloop.call_later(self._delay, self._process_one)
 
     def _drop_delayed(self) -> list[int]:
         """Forget what waits to be processed; the delivery tags it had."""
