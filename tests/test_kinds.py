@@ -111,6 +111,15 @@ def test_declare_arguments_per_kind() -> None:
     }
 
 
+def test_a_named_queue_without_a_name_given_is_the_panes_own() -> None:
+    broker = BrokerSettings(exchange="logs")
+    durable = ReceiverWorker(broker, Mailbox(), name="R3", spec=parse_spec("durable"))
+    assert durable.queue_name == parse_spec("durable").queue_name("logs", 3) == "fanout-tui.logs.R3"
+    named = ReceiverWorker(broker, Mailbox(), name="R4", spec=parse_spec("shared:name=jobs"))
+    assert named.queue_name == "jobs"
+    assert ReceiverWorker(broker, Mailbox()).queue_name == ""
+
+
 def test_a_conflict_is_one_line_naming_the_queue_and_what_the_broker_said() -> None:
     exc = pika.exceptions.ChannelClosedByBroker(
         406,

@@ -168,9 +168,10 @@ class ReceiverWorker(LoopWorker):
         self.start_attempts = start_attempts
         self.queue_cap = queue_cap
         # The named queue's name; a server-named queue's comes with each declare.
-        self.queue_name = (
-            (queue or self.spec.queue_name(broker.exchange, 1)) if self.spec.named else ""
-        )
+        # Without ``queue``, one derived from the worker's name as queue_name
+        # derives it from the pane's ("R3"), so two unnamed panes never share one.
+        derived = self.spec.name or f"fanout-tui.{broker.exchange}.{name}"
+        self.queue_name = (queue or derived) if self.spec.named else ""
         self.queue = self.queue_name
         self.created = False  # this worker declared its queue anew (so it may delete it)
         self._delete_on_stop: bool | None = None  # None: decided by created and keep
