@@ -37,3 +37,6 @@ class StateChange:
     # Reconnecting because the broker cancelled the consumer (its queue was
     # deleted), not because the connection failed.
     queue_deleted: bool = False
+    # A reconnect found the receiver's named queue still there: what was
+    # published meanwhile waited in it, and nothing was missed.
+    queue_kept: bool = False
