@@ -33,11 +33,13 @@ from ..present.text import sanitize
 from ..settings import MAX_RECEIVERS, Settings
 from ..transport.broker import node_of
 from ..transport.burst import BurstWorker
+from ..transport.depth import Depth, QueueDepths
 from ..transport.management import exchange_type as exchange_type_from_api
 from ..transport.publisher import MessageProperties, PublisherWorker
 from ..transport.receiver import ReceiverWorker
 from ..transport.worker import Worker
 
+DEPTH_FRESH = 3.0  # seconds a depth reading is shown as the queue's depth now
 QUIT_JOIN_TIMEOUT = 1.5  # all workers together, so quitting stays under 2 s
 NOTE_DEDUP_SECONDS = 10.0  # receivers reporting the same repair within this count once
 _BOUND = (WorkerState.CONSUMING, WorkerState.PAUSED)
@@ -103,8 +105,13 @@ class Receiver:
                 self._missed_counted_at = event.at
             else:
                 self._missed_counted_at = self._missed_counted_at or event.at
+        if event.state in _BOUND and event.detail and before.state in _BOUND:
+            # Said while bound: a binding edit applied, deliveries lost at a pause.
+            lines.append(event.detail)
         if event.state in _BOUND:
-            if self._was_consuming and event.queue != before.queue:
+            if self._was_consuming and event.queue_kept and before.state not in _BOUND:
+                lines.append(self._kept_line(event))
+            elif self._was_consuming and event.queue != before.queue:
                 moved = self._moved_line(event)
                 if moved:
                     lines.append(moved)
@@ -134,6 +141,16 @@ class Receiver:
                 self._last_failure = reason
                 lines.append(f"⚠ {reason}")
         return lines
+
+    def _kept_line(self, event: StateChange) -> str:
+        """A named queue outlived the connection: nothing published meanwhile is lost."""
+        kind = self.spec.kind if self.spec.kind != "shared" else "work"
+        old, new = node_of(self._bound_url), node_of(event.url)
+        where = f" on node {new}" if self._bound_url and event.url and old != new else ""
+        return (
+            f"reconnected{where} — {kind} queue {event.queue!r} kept what was published "
+            "meanwhile; nothing was lost"
+        )
 
     def _moved_line(self, event: StateChange) -> str:
         """The line for a receiver back on another node than its queue's ("" if
@@ -180,6 +197,7 @@ class Dashboard:
         self.settings = settings
         self.broker = settings.broker()
         self.publisher = PublisherWorker(self.broker)
+        self.depths = QueueDepths(self.broker)
         self.history = History(history_path)
         self.tracker = DeliveryTracker()
         self.receivers: list[Receiver] = []  # in pane order
@@ -208,6 +226,21 @@ class Dashboard:
     def start(self) -> None:
         self.history.load()
         self.publisher.start()
+        self.depths.start()
+
+    def depth(self, receiver: Receiver) -> int | None:
+        """Messages ready in the receiver's queue, read within the last few
+        seconds (None: not known now). A named queue's from the depths
+        connection; an exclusive one's from its own connection, which reads it
+        only when few deliveries can be ahead of the reply."""
+        now = time.time()
+        reading = self.depths.get(receiver.worker.queue_name) if receiver.spec.named else None
+        if isinstance(reading, Depth) and now - reading.at <= DEPTH_FRESH:
+            return reading.messages
+        worker = receiver.worker
+        if worker.depth is not None and now - worker.depth_at <= DEPTH_FRESH:
+            return worker.depth
+        return None
 
     # Receivers -------------------------------------------------------------------
     def add_receiver(
@@ -228,8 +261,18 @@ class Dashboard:
         # With --spread R<n> starts on node n (round the list of URLs).
         broker = self.broker.spread(number - 1) if self.settings.spread else self.broker
         spec = spec or ReceiverSpec()
-        worker = ReceiverWorker(broker, mailbox, name=f"R{number}", spec=spec)
+        worker = ReceiverWorker(
+            broker,
+            mailbox,
+            name=f"R{number}",
+            spec=spec,
+            queue=spec.queue_name(self.broker.exchange, number),
+            queue_cap=self.settings.queue_cap,
+        )
         receiver = Receiver(number, worker)
+        if spec.named and spec.kind != "stream":
+            # Read by the depths connection (a stream's count says nothing).
+            self.depths.watch(worker.queue_name)
         self.receivers.append(receiver)
         self._threads.append(worker)
         self._views = None
@@ -238,11 +281,33 @@ class Dashboard:
         return receiver
 
     def remove_receiver(self, receiver: Receiver) -> None:
-        receiver.worker.request_stop()  # never join here: the caller must not wait
         if receiver in self.receivers:
             self.receivers.remove(receiver)
             self._views = None
             self.retitle()
+        self._hand_on_queue(receiver)
+        receiver.worker.request_stop()  # never join here: the caller must not wait
+
+    def _sharing(self, receiver: Receiver) -> list[Receiver]:
+        """The other panes on the same named queue (a work queue's panes)."""
+        name = receiver.worker.queue_name
+        return [
+            r for r in self.receivers if r is not receiver and name and r.worker.queue_name == name
+        ]
+
+    def _hand_on_queue(self, receiver: Receiver) -> None:
+        """A named queue is deleted with the last of its panes only: a pane that
+        leaves others on it keeps it, and whether the app created it (so may
+        delete it) passes on to one that stays."""
+        others = self._sharing(receiver)
+        if not others:
+            if receiver.spec.named and not receiver.spec.keep:
+                self.depths.unwatch(receiver.worker.queue_name)
+            return
+        worker = receiver.worker
+        heir = others[-1].worker
+        heir.created = heir.created or worker.created
+        worker.delete_on_stop = False
 
     @staticmethod
     def toggle_pause(receiver: Receiver) -> None:
@@ -279,7 +344,7 @@ class Dashboard:
         """Bind ``receiver``'s queue as ``spec`` says, keeping the queue; what is
         expected from the next message on, and its title, follow the new spec."""
         receiver.spec = spec
-        receiver.worker.set_bindings(spec)  # type: ignore[attr-defined]  # set_bindings: transport merge pending
+        receiver.worker.set_bindings(spec)
         self.retitle()
 
     def receiver_views(self) -> dict[int, ReceiverView]:
@@ -511,7 +576,12 @@ class Dashboard:
     # Quitting --------------------------------------------------------------------
     def stop(self, timeout: float = QUIT_JOIN_TIMEOUT) -> None:
         """Ask every worker to stop, then wait for them together, up to ``timeout``."""
-        workers: list[Worker] = [*self._threads, self.publisher]
+        # Each named queue is deleted once, by one of its panes (see _hand_on_queue).
+        for receiver in list(self.receivers):
+            if self._sharing(receiver):
+                self._hand_on_queue(receiver)
+                self.receivers.remove(receiver)
+        workers: list[Worker] = [*self._threads, self.publisher, self.depths]
         if self.burst is not None:
             workers.append(self.burst)
         for worker in workers:

@@ -129,6 +129,13 @@ def seq_label(delivery: Delivery, origin: str | None = None) -> str:
     return f"#{seq}"
 
 
+def stream_offset(delivery: Delivery) -> str:
+    """``@1,234``: where a stream queue's delivery sits in the stream ("" for
+    another queue's). The broker puts it in the ``x-stream-offset`` header."""
+    offset = delivery.headers.get("x-stream-offset")
+    return f"@{offset:,} " if isinstance(offset, int) and not isinstance(offset, bool) else ""
+
+
 def delivery_line(
     delivery: Delivery,
     origin: str | None = None,

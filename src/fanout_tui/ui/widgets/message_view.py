@@ -23,7 +23,7 @@ from textual.strip import Strip
 
 from ...model.body_budget import PREVIEW_CHARS
 from ...model.delivery import Delivery
-from ...present.text import sanitize, seq_label
+from ...present.text import sanitize, seq_label, stream_offset
 from ..compat import (
     set_scroll_y_quietly,
     set_virtual_size_quietly,
@@ -160,7 +160,8 @@ class MessageView(ScrollView, can_focus=False):
         else:
             label = seq_label(item, self.origin)
             seq = styles["ext" if label == "ext" else "seq"]
-            body = Segment(" " + sanitize(item.body, PREVIEW_CHARS, item.size), styles["body"])
+            text = sanitize(item.body, PREVIEW_CHARS, item.size)
+            body = Segment(f" {stream_offset(item)}{text}", styles["body"])
             if self._compact:  # the body matters more than the time in a narrow pane
                 strip = Strip([Segment(f"{label:>5}", seq), body])
             else:

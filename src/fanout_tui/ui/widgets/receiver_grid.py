@@ -268,10 +268,11 @@ class ReceiverGrid(Container):
         self.drain()
 
     def tick(self) -> None:
-        """About once a second: every pane's rate."""
+        """About once a second: every pane's rate and its queue's depth."""
         now = time.monotonic()
         for pane in self._panes:
             pane.tick_rate(now)
+            pane.set_depth(self.dashboard.depth(pane.receiver))
 
     @property
     def busy(self) -> bool:

@@ -98,6 +98,7 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
         self.stats = StatsLine(classes="pane-stats")
         self._title_key: tuple[str, int, str] | None = None
         self._lost_shown = ""
+        self.depth: int | None = None  # messages ready in its queue, when known
         self._subtitle = ""
         self._state_classes: tuple[bool, bool] | None = None
         self.dirty = False  # it has changes the screen does not show yet
@@ -196,6 +197,11 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             self._append([Marker(line) for line in lines])
         self.update_titles()
 
+    def set_depth(self, depth: int | None) -> None:
+        if depth != self.depth:
+            self.depth = depth
+            self.dirty = True
+
     def tick_rate(self, now: float) -> None:
         """Called about once a second: the rate is messages over the last interval.
 
@@ -251,9 +257,11 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
         if self.show_node and self.state.url:
             counts = f"{node_of(self.state.url)} · {counts}"
         if state is WorkerState.CONSUMING:
-            subtitle = f"{counts} · {self.labels.rate(self._rate)} · ‖"
+            # The depth whenever the queue holds messages: a slow consumer's backlog.
+            queued = f" · {self.depth:,} queued" if self.depth else ""
+            subtitle = f"{counts} · {self.labels.rate(self._rate)}{queued} · ‖"
         elif state is WorkerState.PAUSED:
-            waiting = self.state.waiting
+            waiting = self.depth if self.depth is not None else self.state.waiting
             depth = "…" if waiting is None else f"{waiting:,}"
             subtitle = f"{counts} · paused · {depth} waiting · ▶"
         elif state is WorkerState.RECONNECTING:
