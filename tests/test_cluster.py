@@ -1,9 +1,9 @@
 """The dashboard on a real three-node cluster (``rabbitmq_cluster``): receivers
 spread over the nodes, and one node stopped under them.
 
-Durable quorum receivers, which would keep every message across the loss of a
-node, are not built yet (``durable:type=quorum``); the exclusive queues here
-die with their node, and the panes say so.
+The exclusive queues die with their node, and the panes say so; a durable
+quorum receiver (``durable:type=quorum``) keeps every message across the loss
+of its node.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from helpers import running_app, until
 from nodes import Cluster
 from test_app import has_line, result_text, status_text, type_and_publish
 
+from fanout_tui.model.receiver_spec import parse_spec
 from fanout_tui.model.states import WorkerState
 from fanout_tui.transport.broker import node_of
 
@@ -82,5 +83,53 @@ async def test_spread_receivers_on_three_nodes_and_lose_one(
             await type_and_publish(pilot, "after the node went")
             await until(pilot, lambda: all(has_line(p, "after the node went") for p in app.panes))
             assert all(p.received == 2 for p in app.panes)
+        finally:
+            await asyncio.to_thread(cluster.nodes[1].start_app)
+
+
+@pytest.mark.timeout(240)
+async def test_a_quorum_receiver_keeps_every_message_across_the_loss_of_its_node(
+    rabbitmq_cluster: Cluster, exchange: str
+) -> None:
+    cluster = rabbitmq_cluster
+    nodes = [node_of(url) for url in cluster.urls]
+    queue = f"quorum-{exchange}"
+    kinds = (parse_spec("exclusive"), parse_spec(f"durable:name={queue},type=quorum"))
+    async with running_app(
+        cluster.urls[0],
+        receivers=2,
+        receiver_specs=kinds,
+        exchange=exchange,
+        timeout=60,
+        urls=cluster.urls,
+        spread=True,
+    ) as (app, pilot):
+        quorum = app.panes[1]
+        assert node_of(quorum.state.url) == nodes[1]  # R2 on the second node
+        assert "durable" in str(quorum.border_title) and "quorum" in str(quorum.border_title)
+        for n in range(1, 21):
+            await type_and_publish(pilot, f"q{n}")
+        await until(pilot, lambda: len(quorum.deliveries()) == 20)
+
+        await asyncio.to_thread(cluster.nodes[1].stop_app)
+        try:
+            # Published while the pane's node is gone: the queue's other members keep it.
+            for n in range(21, 41):
+                await type_and_publish(pilot, f"q{n}")
+            await until(
+                pilot,
+                lambda: (
+                    quorum.state.state is WorkerState.CONSUMING
+                    and node_of(quorum.state.url) != nodes[1]
+                ),
+                timeout=RECOVERY,
+            )
+            for n in range(41, 51):
+                await type_and_publish(pilot, f"q{n}")
+            await until(pilot, lambda: len(quorum.deliveries()) >= 50, timeout=RECOVERY)
+            bodies = [d.body.decode() for d in quorum.deliveries()]
+            assert bodies == [f"q{n}" for n in range(1, 51)]  # every one, once, in order
+            assert has_line(quorum, f"queue '{queue}' kept what was published meanwhile")
+            assert not has_line(quorum, "were not delivered here")
         finally:
             await asyncio.to_thread(cluster.nodes[1].start_app)
