@@ -1,0 +1,106 @@
+"""Routing in the dashboard: the tutorials' topic patterns on three panes, and
+who was expected to get each message against who did (a real broker)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pika
+import pytest
+from helpers import running_app, until
+from test_app import has_line, result_text, status_text
+
+from fanout_tui.model.receiver_spec import parse_spec
+from fanout_tui.ui.app import FanoutApp
+from fanout_tui.ui.widgets.publish_input import PublishInput, RoutingKeyInput
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def topic_exchange(pika_connection: pika.BlockingConnection, exchange: str) -> Iterator[str]:
+    """An existing topic exchange, as the tutorial's emit_log_topic.py declares it."""
+    channel = pika_connection.channel()
+    channel.exchange_declare(exchange=exchange, exchange_type="topic")
+    yield exchange
+    channel.exchange_delete(exchange=exchange)
+
+
+def patterns(*keys: str) -> dict[str, Any]:
+    specs = tuple(parse_spec(f"exclusive:keys={k}") for k in keys)
+    return {"receivers": len(specs), "receiver_specs": specs}
+
+
+async def publish_keyed(app: FanoutApp, pilot: Any, key: str, text: str) -> None:
+    app.query_one(RoutingKeyInput).value = key
+    box = app.query_one(PublishInput)
+    box.focus()
+    box.value = text
+    await pilot.press("enter")
+    await until(pilot, lambda: box.value == "", what=f"{text!r} taken")
+
+
+def keys_of(pane: Any) -> list[str]:
+    return [d.routing_key for d in pane.deliveries()]
+
+
+async def test_the_tutorials_topic_patterns_expected_against_actual(
+    broker_url: str, topic_exchange: str
+) -> None:
+    kinds = patterns("kern.*", "*.critical", "app.*")
+    async with running_app(broker_url, exchange=topic_exchange, **kinds) as (app, pilot):
+        kern, critical, apps = app.panes
+        await until(pilot, lambda: "(topic)" in status_text(app), what="the header names topic")
+        await until(pilot, lambda: "kern.*" in str(kern.border_title))
+        assert "*.critical" in str(critical.border_title)
+
+        await publish_keyed(app, pilot, "kern.critical", "disk on fire")
+        await until(
+            pilot,
+            lambda: (
+                result_text(app).startswith('#1 kern.critical "disk on fire" → 2/2 expected')
+                and "(R1 kern.*, R2 *.critical) · R3 not matching (app.*)" in result_text(app)
+            ),
+            what="kern.critical expected by R1 and R2",
+        )
+        await publish_keyed(app, pilot, "kern.info", "booted")
+        await until(
+            pilot,
+            lambda: result_text(app).startswith('#2 kern.info "booted" → 1/1 expected'),
+        )
+        await publish_keyed(app, pilot, "app.critical", "oom")
+        await until(pilot, lambda: '#3 app.critical "oom" → 2/2 expected' in result_text(app))
+        assert keys_of(kern) == ["kern.critical", "kern.info"]
+        assert keys_of(critical) == ["kern.critical", "app.critical"]
+        assert keys_of(apps) == ["app.critical"]
+
+        await publish_keyed(app, pilot, "x.y", "nobody")
+        await until(
+            pilot,
+            lambda: (
+                "unroutable" in result_text(app)
+                and "no binding matches routing key 'x.y'" in result_text(app)
+            ),
+        )
+
+
+async def test_editing_a_panes_bindings_moves_what_it_gets_on_the_same_queue(
+    broker_url: str, topic_exchange: str
+) -> None:
+    async with running_app(broker_url, exchange=topic_exchange, **patterns("a.*")) as (
+        app,
+        pilot,
+    ):
+        [pane] = app.panes
+        queue = pane.state.queue
+        await publish_keyed(app, pilot, "a.one", "first")
+        await until(pilot, lambda: keys_of(pane) == ["a.one"])
+        receiver = pane.receiver
+        app.dashboard.edit_bindings(receiver, receiver.spec.with_bindings(("b.#",), "all", ()))
+        await until(pilot, lambda: has_line(pane, "bindings now"), what="the edit applied")
+        await publish_keyed(app, pilot, "a.two", "not any more")
+        await publish_keyed(app, pilot, "b.x.y", "now this")
+        await until(pilot, lambda: keys_of(pane) == ["a.one", "b.x.y"])
+        assert pane.state.queue == queue  # the same queue, re-bound
+        assert "b.#" in str(pane.border_title)
