@@ -123,8 +123,8 @@ class ReceiverSpec:
             words.append(f"from {_offset_text(self.offset)}")
         if self.ack != "manual":
             words.append(f"ack {self.ack}")
-        if self.prefetch is not None:
-            words.append(f"prefetch {self.prefetch:,}")
+        if self.prefetch is not None and not (self.delay and self.prefetch == 1):
+            words.append(f"prefetch {self.prefetch:,}")  # (1 goes without saying with a delay)
         if self.delay:
             words.append(f"delay {duration_text(self.delay)}")
         if self.max_length is not None:
@@ -137,6 +137,8 @@ class ReceiverSpec:
             words.append(f"ttl {duration_text(self.ttl)}")
         if self.keep:
             words.append("kept")
+        if words[0] == "exclusive" and len(words) > 1:
+            del words[0]  # the default kind goes without saying beside what differs
         return " · ".join(words)
 
     def limits_text(self) -> str:
