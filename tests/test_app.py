@@ -280,7 +280,7 @@ async def test_palette_commands_add_and_remove(broker_url: str) -> None:
 
 async def test_quit_with_16_receivers_is_quick_and_leaves_no_thread(broker_url: str) -> None:
     async with running_app(broker_url, receivers=16, timeout=30) as (_app, pilot):
-        assert len(worker_threads()) == 17
+        assert len(worker_threads()) == 18  # the receivers, the publisher, the depths reader
         started = time.monotonic()
         await pilot.press("ctrl+q")
     elapsed = time.monotonic() - started
