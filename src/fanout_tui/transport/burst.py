@@ -23,7 +23,7 @@ from typing import Any
 
 from ..present.text import sanitize
 from .broker import BrokerSettings, mask_url, vhost_of
-from .errors import PathLost, describe_error
+from .errors import describe_error
 from .loop import Liveness, LoopWorker, close_quietly
 from .publisher import MessageProperties, check_properties, stamped_properties
 from .steps import AsyncSteps
@@ -154,10 +154,7 @@ class BurstWorker(LoopWorker):
     def _opened(self, connection: Any) -> None:
         if connection is not self._connection:
             return
-        heartbeat = float(connection.params.heartbeat or 0)
-        self._liveness = Liveness(
-            connection, heartbeat, lambda silence: self._failed(PathLost(silence, heartbeat))
-        )
+        self._liveness = Liveness.of(connection, self._failed)
         steps = exchange_steps_for(self.broker)
         AsyncSteps(connection, steps, self._ready, self._failed)
 

@@ -34,7 +34,7 @@ import pika.exceptions as pex
 
 from ..present.text import sanitize
 from .broker import BrokerSettings, mask_url, vhost_of
-from .errors import PathLost, describe_error
+from .errors import describe_error
 from .loop import Liveness, LoopWorker, close_quietly
 from .steps import AsyncSteps, NewChannel, Steps, call
 from .worker import Reconnect, retrying
@@ -172,10 +172,7 @@ class QueueDepths(LoopWorker):
     def _opened(self, connection: Any) -> None:
         if connection is not self._connection:
             return
-        heartbeat = float(connection.params.heartbeat or 0)
-        self._liveness = Liveness(
-            connection, heartbeat, lambda silence: self._failed(PathLost(silence, heartbeat))
-        )
+        self._liveness = Liveness.of(connection, self._failed)
         self._retry.succeeded()
         self.connected, self.error = True, ""
         self._tick()  # the first round at once

@@ -22,6 +22,7 @@ from typing import Any
 import pika
 from pika.adapters.select_connection import IOLoop
 
+from .errors import PathLost
 from .worker import Worker
 
 # How long a stopping worker gives its connection to close cleanly (Close and
@@ -162,6 +163,13 @@ class Liveness:
         self._exempt: Callable[[], bool] = lambda: False
         if heartbeat > 0:
             self._schedule()
+
+    @classmethod
+    def of(cls, connection: Any, on_lost: Callable[[PathLost], None]) -> Liveness:
+        """A watch at the heartbeat the connection negotiated, reporting a lost
+        path as :class:`PathLost`, as every worker reports it."""
+        heartbeat = float(connection.params.heartbeat or 0)
+        return cls(connection, heartbeat, lambda silence: on_lost(PathLost(silence, heartbeat)))
 
     @property
     def limit(self) -> float:

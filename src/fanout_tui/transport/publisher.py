@@ -318,10 +318,7 @@ class PublisherWorker(LoopWorker):
     def _opened(self, connection: Any) -> None:
         if connection is not self._connection:
             return
-        heartbeat = float(connection.params.heartbeat or 0)
-        self._liveness = Liveness(
-            connection, heartbeat, lambda silence: self._path_lost(PathLost(silence, heartbeat))
-        )
+        self._liveness = Liveness.of(connection, self._path_lost)
         self._open_channel(self._attempt_failed)
 
     def _path_lost(self, exc: PathLost) -> None:

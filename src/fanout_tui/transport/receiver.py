@@ -33,7 +33,7 @@ from ..model.mailbox import Mailbox
 from ..model.receiver_spec import ReceiverSpec
 from ..model.states import StateChange, WorkerState
 from .broker import BrokerSettings, mask_url, vhost_of
-from .errors import PathLost, describe_error, refused
+from .errors import describe_error, refused
 from .loop import Liveness, LoopWorker, close_quietly
 from .queues import (
     QUEUE_CAP,
@@ -288,10 +288,7 @@ class ReceiverWorker(LoopWorker):
     def _opened(self, connection: Any) -> None:
         if connection is not self._connection:
             return
-        heartbeat = float(connection.params.heartbeat or 0)
-        self._liveness = Liveness(
-            connection, heartbeat, lambda silence: self._failed(PathLost(silence, heartbeat))
-        )
+        self._liveness = Liveness.of(connection, self._failed)
         AsyncSteps(connection, self._set_up_steps(), self._set_up, self._failed)
 
     def _set_up_steps(self) -> Steps[tuple[Any, str, bool]]:

@@ -129,7 +129,25 @@ ReceiverFormScreen, BindingsFormScreen {
 _FORM_ROWS = 14
 
 
-class ReceiverFormScreen(_Form):
+class _SpecForm(_Form):
+    """A form that builds a spec: accepted, it is dismissed with the spec, or
+    shows the one line that says what is wrong and stays open."""
+
+    def build(self) -> ReceiverSpec:
+        raise NotImplementedError
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, ".ok")
+    def _accept(self) -> None:
+        try:
+            spec = self.build()
+        except SpecError as exc:
+            self._error(one_line(exc))
+            return
+        self.dismiss(spec)
+
+
+class ReceiverFormScreen(_SpecForm):
     """Ask for a receiver's kind and spec keys; dismissed with a ReceiverSpec."""
 
     DEFAULT_CSS = _CSS
@@ -230,18 +248,8 @@ class ReceiverFormScreen(_Form):
         # hold a comma, which the text form cannot.
         return spec_from_mapping(self.kind, self.values(), source=f"receiver {self.kind}", text="")
 
-    @on(Input.Submitted)
-    @on(Button.Pressed, ".ok")
-    def _accept(self) -> None:
-        try:
-            spec = self.build()
-        except SpecError as exc:
-            self._error(one_line(exc))
-            return
-        self.dismiss(spec)
 
-
-class BindingsFormScreen(_Form):
+class BindingsFormScreen(_SpecForm):
     """A pane's binding keys, x-match and header pairs; dismissed with the new spec."""
 
     DEFAULT_CSS = _CSS
@@ -294,16 +302,6 @@ class BindingsFormScreen(_Form):
             values[f"h.{name}"] = value
         checked = _bindings_only(values)
         return self._spec.with_bindings(checked.keys, checked.match, checked.headers)
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, ".ok")
-    def _accept(self) -> None:
-        try:
-            spec = self.build()
-        except SpecError as exc:
-            self._error(one_line(exc))
-            return
-        self.dismiss(spec)
 
 
 _TYPE_NOTES = {
