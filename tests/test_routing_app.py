@@ -104,3 +104,32 @@ async def test_editing_a_panes_bindings_moves_what_it_gets_on_the_same_queue(
         await until(pilot, lambda: keys_of(pane) == ["a.one", "b.x.y"])
         assert pane.state.queue == queue  # the same queue, re-bound
         assert "b.#" in str(pane.border_title)
+
+
+async def test_on_a_direct_exchange_a_pane_without_keys_says_what_it_gets(
+    broker_url: str, pika_connection: pika.BlockingConnection, exchange: str
+) -> None:
+    """The tutorial's severities: R1 binds info and warning; R2 gives no key, so
+    it is bound with the empty key and says so."""
+    channel = pika_connection.channel()
+    channel.exchange_declare(exchange=exchange, exchange_type="direct")
+    specs = (parse_spec("exclusive:keys=info;warning"), parse_spec("exclusive"))
+    try:
+        async with running_app(
+            broker_url, exchange=exchange, receivers=2, receiver_specs=specs
+        ) as (app, pilot):
+            severities, bare = app.panes
+            assert has_line(bare, "no key given: bound with the empty key")
+            await publish_keyed(app, pilot, "warning", "low disk")
+            await until(
+                pilot,
+                lambda: (
+                    '#1 warning "low disk" → 1/1 expected' in result_text(app)
+                    and "R2 not matching ('')" in result_text(app)
+                ),
+            )
+            await publish_keyed(app, pilot, "", "no severity")
+            await until(pilot, lambda: keys_of(bare) == [""])
+            assert keys_of(severities) == ["warning"]
+    finally:
+        channel.exchange_delete(exchange=exchange)

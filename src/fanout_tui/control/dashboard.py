@@ -125,6 +125,8 @@ class Receiver:
                         f"reconnected — new queue {event.queue}; messages published while "
                         "disconnected were not delivered here"
                     )
+            if not self._was_consuming:
+                lines.extend(self._binding_lines())
             self._was_consuming = True
             self._last_failure = ""
             self._queue_deleted = False
@@ -141,6 +143,21 @@ class Receiver:
                 self._last_failure = reason
                 lines.append(f"⚠ {reason}")
         return lines
+
+    def _binding_lines(self) -> list[str]:
+        """What a pane bound without keys does on an exchange that routes by key,
+        said once, when it is first bound: a surprise otherwise."""
+        if self.spec.keys:
+            return []
+        exchange_type = self.worker.exchange_type
+        if exchange_type == "direct":
+            return [
+                "no key given: bound with the empty key, so it gets only messages published "
+                "with routing key '' (give keys= or edit its bindings)"
+            ]
+        if exchange_type == "topic":
+            return ["no key given: bound with '#', so it gets every message"]
+        return []
 
     def _kept_line(self, event: StateChange) -> str:
         """A named queue outlived the connection: nothing published meanwhile is lost."""
