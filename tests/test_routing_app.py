@@ -3,8 +3,13 @@ who was expected to get each message against who did (a real broker)."""
 
 from __future__ import annotations
 
+import base64
+import json
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pika
 import pytest
@@ -133,3 +138,53 @@ async def test_on_a_direct_exchange_a_pane_without_keys_says_what_it_gets(
             assert keys_of(severities) == ["warning"]
     finally:
         channel.exchange_delete(exchange=exchange)
+
+
+def _api(api_url: str, method: str, path: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        f"{api_url}{path}",
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={
+            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+
+
+async def test_a_user_who_may_not_declare_learns_the_type_from_the_management_api(
+    management_node: Any,
+) -> None:
+    """Over AMQP only a declare tells the type, and this user may not declare
+    the exchange (configure on server-named queues only): the header still
+    names its type, from the management API."""
+    exchange = f"locked-{uuid.uuid4().hex[:8]}"
+    user = f"locked-{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(pika.URLParameters(management_node.amqp_url))
+    connection.channel().exchange_declare(exchange=exchange, exchange_type="topic")
+    api = management_node.api_url
+    _api(api, "PUT", f"/api/users/{user}", {"password": "pw", "tags": "management"})
+    _api(
+        api,
+        "PUT",
+        f"/api/permissions/%2F/{user}",
+        {"configure": r"^amq\.gen.*", "write": ".*", "read": ".*"},
+    )
+    port = urlsplit(management_node.amqp_url).port
+    url = f"amqp://{user}:pw@127.0.0.1:{port}/%2F"
+    try:
+        async with running_app(
+            url,
+            exchange=exchange,
+            receivers=1,
+            management_url=f"http://{user}:pw@127.0.0.1:{urlsplit(api).port}",
+        ) as (app, pilot):
+            assert app.dashboard.publisher.exchange_type == ""  # AMQP would not say
+            await until(pilot, lambda: "(topic)" in status_text(app), what="the API's type")
+            assert app.dashboard.exchange_type == "topic"
+    finally:
+        connection.channel().exchange_delete(exchange=exchange)
+        connection.close()
+        _api(api, "DELETE", f"/api/users/{user}", {})
