@@ -88,14 +88,13 @@ def bindings(exchange_type: str, spec: ReceiverSpec) -> list[dict[str, Any]]:
     per key, and with none, direct binds the empty key (it gets what is published
     with the empty key) and topic ``#`` (everything); headers binds once, with
     ``x-match`` and the pairs. An unknown type (the user may not declare the
-    exchange, so the broker would not say) binds the keys given, or "".
+    exchange, so the broker would not say) binds the keys given, or "" (with
+    the header pairs, if any, as arguments: another type ignores them).
     """
-    if exchange_type == "fanout":
-        return [{"routing_key": ""}]
-    if exchange_type == "headers":
+    if exchange_type == "headers" or (not exchange_type and spec.headers):
         return [{"routing_key": "", "arguments": {"x-match": spec.match, **dict(spec.headers)}}]
-    default = "#" if exchange_type == "topic" else ""
-    return [{"routing_key": key} for key in spec.keys or (default,)]
+    # The keys as tracking matches them (ReceiverSpec.binding_keys: one rule).
+    return [{"routing_key": key} for key in spec.binding_keys(exchange_type)]
 
 
 @contextlib.contextmanager
