@@ -1,4 +1,4 @@
-"""What a receiver pane's queue is declared and consumed with, for each kind.
+"""What a receiver pane's queue is declared, bound and consumed with, for each kind.
 
 Pure functions from a :class:`ReceiverSpec` to pika's keyword arguments, so the
 rules are in one place and testable without a broker:
@@ -10,6 +10,9 @@ rules are in one place and testable without a broker:
   or quorum), like the work-queue tutorial's ``task_queue``;
 - ``stream``: a named durable stream, consumed with a prefetch (streams refuse
   an unlimited one), manual acks and ``x-stream-offset``.
+
+Its bindings too (:func:`bindings`): what ``queue_bind`` is called with on an
+exchange of each type.
 
 A queue that exists with other arguments makes the broker answer 406
 ``inequivalent arg``; :func:`conflict_from` turns that into one line naming the
@@ -126,3 +129,31 @@ __all__ = [
     "prefetch_of",
     "queue_arguments",
 ]
+
+
+def bindings(exchange_type: str, spec: ReceiverSpec) -> list[dict[str, Any]]:
+    """The ``queue_bind`` arguments for a pane's bindings on an exchange of this type.
+
+    fanout ignores keys (the tutorial binds with ""); direct and topic bind once
+    per key, and with none, direct binds the empty key (it gets what is published
+    with the empty key) and topic ``#`` (everything); headers binds once, with
+    ``x-match`` and the pairs. An unknown type (the user may not declare the
+    exchange, so the broker would not say) binds the keys given, or "" (with
+    the header pairs, if any, as arguments: another type ignores them).
+    """
+    if exchange_type == "headers" or (not exchange_type and spec.headers):
+        return [{"routing_key": "", "arguments": {"x-match": spec.match, **dict(spec.headers)}}]
+    # The keys as tracking matches them (ReceiverSpec.binding_keys: one rule).
+    return [{"routing_key": key} for key in spec.binding_keys(exchange_type)]
+
+
+def binding_text(found: list[dict[str, Any]]) -> str:
+    """Bindings in a few words: ``key 'a.*', key 'b.#'`` or ``x-match all, h=1``."""
+    parts = []
+    for binding in found:
+        arguments = binding.get("arguments")
+        if arguments:
+            parts.append(", ".join(f"{k}={v}" for k, v in arguments.items()))
+        else:
+            parts.append(f"key {binding['routing_key']!r}")
+    return "; ".join(parts)

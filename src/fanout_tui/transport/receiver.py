@@ -38,6 +38,8 @@ from .loop import Liveness, LoopWorker, close_quietly
 from .queues import (
     QUEUE_CAP,
     QueueConflict,
+    binding_text,
+    bindings,
     conflict_from,
     consume_arguments,
     declare_arguments,
@@ -79,22 +81,6 @@ def delivery_from(
         method.routing_key,
         method.redelivered,
     )
-
-
-def bindings(exchange_type: str, spec: ReceiverSpec) -> list[dict[str, Any]]:
-    """The ``queue_bind`` arguments for a pane's bindings on an exchange of this type.
-
-    fanout ignores keys (the tutorial binds with ""); direct and topic bind once
-    per key, and with none, direct binds the empty key (it gets what is published
-    with the empty key) and topic ``#`` (everything); headers binds once, with
-    ``x-match`` and the pairs. An unknown type (the user may not declare the
-    exchange, so the broker would not say) binds the keys given, or "" (with
-    the header pairs, if any, as arguments: another type ignores them).
-    """
-    if exchange_type == "headers" or (not exchange_type and spec.headers):
-        return [{"routing_key": "", "arguments": {"x-match": spec.match, **dict(spec.headers)}}]
-    # The keys as tracking matches them (ReceiverSpec.binding_keys: one rule).
-    return [{"routing_key": key} for key in spec.binding_keys(exchange_type)]
 
 
 @contextlib.contextmanager
@@ -846,15 +832,3 @@ class ReceiverWorker(LoopWorker):
                 kept,
             )
         )
-
-
-def binding_text(found: list[dict[str, Any]]) -> str:
-    """Bindings in a few words: ``key 'a.*', key 'b.#'`` or ``x-match all, h=1``."""
-    parts = []
-    for binding in found:
-        arguments = binding.get("arguments")
-        if arguments:
-            parts.append(", ".join(f"{k}={v}" for k, v in arguments.items()))
-        else:
-            parts.append(f"key {binding['routing_key']!r}")
-    return "; ".join(parts)
