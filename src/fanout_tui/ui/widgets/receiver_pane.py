@@ -261,7 +261,9 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             queued = f" · {self.depth:,} queued" if self.depth else ""
             subtitle = f"{counts} · {self.labels.rate(self._rate)}{queued} · ‖"
         elif state is WorkerState.PAUSED:
-            waiting = self.depth if self.depth is not None else self.state.waiting
+            # The receiver's own reading while paused comes as a state change, at
+            # once; the once-a-second depth only until the first arrives.
+            waiting = self.state.waiting if self.state.waiting is not None else self.depth
             depth = "…" if waiting is None else f"{waiting:,}"
             subtitle = f"{counts} · paused · {depth} waiting · ▶"
         elif state is WorkerState.RECONNECTING:
