@@ -86,12 +86,12 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int) -
     return lines[0]
 
 
-class Listen:
-    """`fanout-tui listen ...` running in the background, its output collected."""
+class Background:
+    """A program running in the background, its output collected line by line."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, env: dict[str, str], argv: list[str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fanout_tui", "listen", *args],
+            argv,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -112,6 +112,31 @@ class Listen:
         for line in stream:
             into.append(line)
 
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        for reader in self._readers:
+            reader.join(5)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self.out)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.err)
+
+
+class Listen(Background):
+    """`fanout-tui listen ...` running in the background, its output collected."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        super().__init__(env, [sys.executable, "-m", "fanout_tui", "listen", *args])
+
     def wait_until_listening(self, timeout: float = 20) -> str:
         """Wait for ' [*] Waiting ...' on stderr; return the queue it names."""
 
@@ -129,22 +154,6 @@ class Listen:
         for reader in self._readers:
             reader.join(5)
         return code
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
-    @property
-    def stdout(self) -> str:
-        return "".join(self.out)
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.err)
 
 
 # Round trips with tutorial programs ---------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 import test_cli
 from helpers import consume, wait_for
-from test_cli import TIMEOUT, Listen, assert_one_line_error, run_cli
+from test_cli import TIMEOUT, Background, Listen, assert_one_line_error, run_cli
 
 # test_cli's fixtures: the config file the subprocess reads, and its environment.
 config = test_cli.config
@@ -33,31 +32,11 @@ pytestmark = pytest.mark.timeout(120)
 TUTORIAL = Path(__file__).resolve().parent / "tutorial"
 
 
-class Program:
+class Program(Background):
     """A tutorial program running in the background, its output collected."""
 
     def __init__(self, env: dict[str, str], script: str, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(TUTORIAL / script), *args],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-        )
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
-            threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _read(stream: Any, into: list[str]) -> None:
-        for line in stream:
-            into.append(line)
+        super().__init__(env, [sys.executable, str(TUTORIAL / script), *args])
 
     def wait_for_line(self, text: str, timeout: float = 20) -> None:
         def seen() -> bool:
@@ -71,16 +50,6 @@ class Program:
     def received(self) -> list[str]:
         """What a receive_logs_*.py printed for each message, `` [x] `` cut off."""
         return [line[5:].rstrip("\n") for line in self.out if line.startswith(" [x] ")]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
-        for reader in self._readers:
-            reader.join(5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 @pytest.fixture
