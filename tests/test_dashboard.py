@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from helpers import closed_port, wait_for
 
-from fanout_tui.control.dashboard import Dashboard, Receiver
+from fanout_tui.control.dashboard import Dashboard
+from fanout_tui.control.receiver import Receiver
 from fanout_tui.model.mailbox import Mailbox
 from fanout_tui.model.outcomes import Outcome
 from fanout_tui.model.states import StateChange, WorkerState

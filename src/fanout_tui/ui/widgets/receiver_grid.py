@@ -25,7 +25,8 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ...control.dashboard import Dashboard, Receiver
+from ...control.dashboard import Dashboard
+from ...control.receiver import Receiver
 from ..labels import Labels
 from .receiver_pane import ReceiverPane
 

@@ -12,7 +12,7 @@ from textual.events import Key, Resize
 from textual.message import Message
 from textual.widgets import Input
 
-from ...control.dashboard import Receiver
+from ...control.receiver import Receiver
 from ...model.delivery import Delivery
 from ...model.mailbox import Mailbox
 from ...model.states import StateChange, WorkerState
