@@ -838,7 +838,9 @@ def test_pausing_again_and_again_during_a_heavy_burst_shows_each_message_exactly
             while publisher.is_alive() or (pauses < 10 and len(seen) < total):
                 worker.set_paused(not worker.pause_requested)
                 pauses += worker.pause_requested
-                time.sleep(0.03)  # the pace of the toggling, not a wait for something
+                # Paced by the worker: the next toggle once it has done this one
+                # (a cancel-ok, or a consume sent), as fast as the broker answers.
+                wait_for(lambda: worker.paused == worker.pause_requested, 10, 0.005, what="toggled")
                 seen.extend(int(d.body) for d in mailbox.drain_deliveries())
         finally:
             publisher.join(60)
