@@ -91,7 +91,6 @@ class BurstWorker(LoopWorker):
         # Worker thread only:
         self._retry = Reconnect(broker.urls)
         self._url = ""
-        self._connection: Any = None
         self._channel: Any = None
         self._liveness: Liveness | None = None
         self._began = 0.0
@@ -208,14 +207,9 @@ class BurstWorker(LoopWorker):
     def _returned(self, *_args: Any) -> None:
         self.unroutable += 1
 
-    def _closed(self, connection: Any, reason: BaseException) -> None:
-        if connection is not self._connection:
-            return
-        self._connection = None
-        if self.stopping or self._closing:
-            self.finish()
-        else:
-            self._failed(reason)
+    @property
+    def closing_for_good(self) -> bool:
+        return self._closing
 
     def _failed(self, exc: BaseException) -> None:
         if self.stopping or self._closing:

@@ -122,7 +122,6 @@ class QueueDepths(LoopWorker):
         # Worker thread only:
         self._retry = Reconnect(broker.urls)
         self._url = ""
-        self._connection: Any = None
         self._liveness: Liveness | None = None
         self._tick_timer: Any = None
         self._retry_timer: Any = None
@@ -245,16 +244,6 @@ class QueueDepths(LoopWorker):
         self.round_cpu = time.thread_time() - started[1]
 
     # Worker thread: failures and the end ---------------------------------------
-    def _closed(self, connection: Any, reason: BaseException) -> None:
-        """The connection closed, or could not be opened."""
-        if connection is not self._connection:
-            return  # one given up on earlier, closing at last
-        self._connection = None
-        if self.stopping:
-            self.finish()
-        else:
-            self._failed(reason)
-
     def _failed(self, exc: BaseException) -> None:
         if self.stopping:
             self.shut_down()

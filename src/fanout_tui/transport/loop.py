@@ -44,6 +44,7 @@ class LoopWorker(Worker):
         super().__init__(name)
         self._ioloop: IOLoop | None = None
         self._finished = False
+        self._connection: Any = None  # the one in use (worker thread only)
 
     # Any thread ----------------------------------------------------------------
     def wake(self) -> None:
@@ -88,6 +89,27 @@ class LoopWorker(Worker):
             on_close_callback=on_closed,
             custom_ioloop=self.ioloop,
         )
+
+    def _closed(self, connection: Any, reason: BaseException) -> None:
+        """The connection closed, or could not be opened (pass this as both
+        callbacks of :meth:`open_connection`): the end when it was closed on
+        purpose, else a failure to recover from."""
+        if connection is not self._connection:
+            return  # one given up on earlier, closing at last
+        self._connection = None
+        if self.stopping or self.closing_for_good:
+            self.finish()
+        else:
+            self._failed(reason)
+
+    @property
+    def closing_for_good(self) -> bool:
+        """Closing by its own choice, not asked to stop (a burst that is done)."""
+        return False
+
+    def _failed(self, exc: BaseException) -> None:
+        """The connection failed: retry, or give up."""
+        raise NotImplementedError
 
     def _on_start(self) -> None:
         if self.stopping:

@@ -173,7 +173,6 @@ class ReceiverWorker(LoopWorker):
         self._retry = Reconnect(broker.urls)
         self._vhost = "/"
         self._retry_timer: Any = None
-        self._connection: Any = None
         self._liveness: Liveness | None = None
         self._channel: Any = None
         self._tag = ""  # the consumer's tag while consuming
@@ -265,7 +264,7 @@ class ReceiverWorker(LoopWorker):
         params = self.broker.parameters(url, f"fanout-tui {self.label}")
         try:
             self._connection = self.open_connection(
-                params, self._opened, self._connection_closed, self._connection_closed
+                params, self._opened, self._closed, self._closed
             )
         except Exception as exc:  # parameters pika refuses to use
             self._failed(exc)
@@ -713,16 +712,6 @@ class ReceiverWorker(LoopWorker):
             elif self._pending == "basic.consume":
                 reason = refused(reason, "basic.consume")
         self._failed(reason)
-
-    def _connection_closed(self, connection: Any, reason: BaseException) -> None:
-        """The connection closed, or could not be opened."""
-        if connection is not self._connection:
-            return  # one given up on earlier, closing at last
-        self._connection = None
-        if self.stopping:
-            self.finish()
-        else:
-            self._failed(reason)
 
     def _failed(self, exc: BaseException) -> None:
         """Give the connection up and try again later, or for good."""
