@@ -15,7 +15,7 @@ import pika
 from helpers import bind_tutorial_queue, consume, emit_log
 
 from fanout_tui.model.delivery import Delivery
-from fanout_tui.transport.receiver import delivery_from
+from fanout_tui.transport.consumer import delivery_from
 
 
 def receive(

@@ -28,6 +28,7 @@ from helpers import (
 
 from fanout_tui.model.delivery import ORIGIN_HEADER, SENT_HEADER, SEQ_HEADER, Delivery
 from fanout_tui.model.mailbox import Mailbox
+from fanout_tui.model.outcomes import Outcome
 from fanout_tui.model.states import StateChange, WorkerState
 from fanout_tui.transport import turns
 from fanout_tui.transport.broker import BrokerSettings, mask_url
@@ -37,14 +38,11 @@ from fanout_tui.transport.errors import (
     ExchangeUnusable,
     describe_error,
 )
-from fanout_tui.transport.publisher import (
-    MessageProperties,
-    Outcome,
-    Publisher,
-    PublisherWorker,
-    PublishResult,
-)
+from fanout_tui.transport.publish_result import PublishResult
+from fanout_tui.transport.publisher import PublisherWorker
+from fanout_tui.transport.publisher_sync import Publisher
 from fanout_tui.transport.receiver import ReceiverWorker
+from fanout_tui.transport.stamps import MessageProperties
 from fanout_tui.transport.topology import declare_exchange
 
 SECRET = "Hush-Pw-123"  # the password of every unreachable URL: it must never show

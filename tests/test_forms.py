@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fanout_tui.transport.publisher import MessageProperties
+from fanout_tui.transport.stamps import MessageProperties
 from fanout_tui.ui.screens.forms import (
     FormError,
     parse_content_type,

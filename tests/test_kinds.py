@@ -22,13 +22,15 @@ from helpers import queue_exists, wait_for
 from test_amqp import Watch, publish_numbered, running
 
 from fanout_tui.model.mailbox import Mailbox
+from fanout_tui.model.outcomes import Outcome
 from fanout_tui.model.receiver_spec import ReceiverSpec, parse_spec
 from fanout_tui.model.states import StateChange, WorkerState
 from fanout_tui.transport.broker import BrokerSettings
-from fanout_tui.transport.publisher import MessageProperties, Outcome, Publisher
+from fanout_tui.transport.publisher_sync import Publisher
 from fanout_tui.transport.queues import QueueConflict, declare_arguments, queue_arguments
 from fanout_tui.transport.receiver import ReceiverWorker
 from fanout_tui.transport.redelivery import ShownWindow
+from fanout_tui.transport.stamps import MessageProperties
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,7 +7,7 @@ import pytest
 from fanout_tui.model.outcomes import Outcome
 from fanout_tui.model.tracking import DeliveryTracker
 from fanout_tui.present.outcomes import Routing, describe_outcome, summarize
-from fanout_tui.transport.publisher import PublishResult
+from fanout_tui.transport.publish_result import PublishResult
 
 LOGS = Routing("logs")
 

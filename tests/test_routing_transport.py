@@ -30,13 +30,11 @@ from fanout_tui.transport.broker import BrokerSettings
 from fanout_tui.transport.burst import BurstWorker
 from fanout_tui.transport.errors import ExchangeTypeConflict, describe_error
 from fanout_tui.transport.management import ManagementSettings, exchange_type
-from fanout_tui.transport.publisher import (
-    MessageProperties,
-    Publisher,
-    PublisherWorker,
-    unroutable_reason,
-)
+from fanout_tui.transport.publish_result import unroutable_reason
+from fanout_tui.transport.publisher import PublisherWorker
+from fanout_tui.transport.publisher_sync import Publisher
 from fanout_tui.transport.receiver import ReceiverWorker
+from fanout_tui.transport.stamps import MessageProperties
 from fanout_tui.transport.topology import exchange_problem
 
 pytestmark = pytest.mark.timeout(60)

@@ -25,8 +25,9 @@ from .present.outcomes import describe_outcome, outcome_cause
 from .present.text import delivery_line
 from .settings import MAX_RECEIVERS, ConfigError, Settings, load_settings
 from .transport.broker import DEFAULT_HEARTBEAT, EXCHANGE_TYPES, BrokerSettings, BrokerUrlError
-from .transport.publisher import MessageProperties, Publisher, check_properties
+from .transport.publisher_sync import Publisher
 from .transport.receiver import ReceiverWorker
+from .transport.stamps import MessageProperties, check_properties
 
 EXIT_BROKER = 1
 EXIT_USAGE = 2

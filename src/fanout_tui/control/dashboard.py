@@ -34,8 +34,9 @@ from ..settings import MAX_RECEIVERS, Settings
 from ..transport.burst import BurstWorker
 from ..transport.depth import Depth, QueueDepths
 from ..transport.management import exchange_type as exchange_type_from_api
-from ..transport.publisher import MessageProperties, PublisherWorker
+from ..transport.publisher import PublisherWorker
 from ..transport.receiver import ReceiverWorker
+from ..transport.stamps import MessageProperties
 from ..transport.worker import Worker
 from .receiver import Receiver
 

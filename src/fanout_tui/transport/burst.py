@@ -25,7 +25,7 @@ from ..present.text import sanitize
 from .broker import BrokerSettings, mask_url, vhost_of
 from .errors import describe_error
 from .loop import Liveness, LoopWorker, close_quietly
-from .publisher import MessageProperties, check_properties, stamped_properties
+from .stamps import MessageProperties, check_properties, stamped_properties
 from .steps import AsyncSteps
 from .topology import exchange_steps_for
 from .worker import Reconnect

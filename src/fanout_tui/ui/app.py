@@ -27,7 +27,7 @@ from ..locations import history_file
 from ..model.receiver_spec import ReceiverSpec
 from ..present.text import seq_label
 from ..settings import MAX_RECEIVERS, Settings
-from ..transport.publisher import MessageProperties
+from ..transport.stamps import MessageProperties
 from .actions import APP_ACTIONS, bindings
 from .export import export_in_background
 from .labels import Labels

@@ -21,7 +21,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from ...present.text import sanitize
 from ...transport.burst import MAX_BURST
-from ...transport.publisher import MessageProperties
+from ...transport.stamps import MessageProperties
 
 
 class FormError(ValueError):
