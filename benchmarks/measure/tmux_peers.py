@@ -52,6 +52,10 @@ class Tmux:
         if shutil.which("tmux") is None:
             raise RuntimeError("tmux is not installed")
         self.socket = f"fanout-bench-{uuid.uuid4().hex[:8]}"
+        # The server outlives its sessions until kill(): by default it exits with
+        # its last session, and the next new-session can reach it while it is
+        # going away and fail ("server exited unexpectedly").
+        self("start-server", ";", "set-option", "-g", "exit-empty", "off")
 
     def __call__(self, *args: str) -> str:
         command = ["tmux", "-L", self.socket, "-f", "/dev/null", *args]
