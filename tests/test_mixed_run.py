@@ -41,10 +41,18 @@ HEARTBEAT = 2  # the proxied receivers': a slow link must not look dead
 _NAME = re.compile(r'connection_name","fanout-tui (R\d+)"')
 
 
-def _publish(url: str, exchange: str, count: int) -> None:
+def _publish(url: str, exchange: str, count: int, chaos_done: threading.Event) -> None:
+    """``count`` numbered messages; the last tenth only once the chaos has done
+    its share (or two minutes passed), so the faults land while messages flow
+    however fast this machine publishes."""
     connection = pika.BlockingConnection(pika.URLParameters(url))
     channel = connection.channel()
     for seq in range(1, count + 1):
+        if seq == count - count // 10:
+            waited = 0.0
+            while not chaos_done.is_set() and waited < 120:
+                connection.sleep(0.5)  # keeps the connection serviced while waiting
+                waited += 0.5
         props = pika.BasicProperties(headers={SEQ_HEADER: seq})
         channel.basic_publish(exchange=exchange, routing_key="", body=b"m", properties=props)
     connection.close()
@@ -103,6 +111,7 @@ def test_mixed_run_every_receiver_gets_exactly_what_it_was_connected_for(
     slowed: list[str] = []
     blackholed: list[str] = []
     done = threading.Event()
+    enough = threading.Event()  # the chaos did at least what the asserts below need
     rng = random.Random(1234)
 
     def spoil(index: int, seconds: float, **link: Any) -> None:
@@ -117,6 +126,8 @@ def test_mixed_run_every_receiver_gets_exactly_what_it_was_connected_for(
 
     def chaos() -> None:
         while not done.wait(rng.uniform(1.0, 3.0)):
+            if len(closed) >= 5 and len(slowed) >= 3 and len(blackholed) >= 2:
+                enough.set()
             action = rng.random()
             if action < 0.4:
                 name = _close_random_receiver(broker_node, rng)
@@ -144,7 +155,7 @@ def test_mixed_run_every_receiver_gets_exactly_what_it_was_connected_for(
         for worker in workers:
             worker.start()
         wait_for(lambda: all(b.state.state is WorkerState.CONSUMING for b in boxes), 30)
-        publisher = threading.Thread(target=_publish, args=(broker_url, exchange, MESSAGES))
+        publisher = threading.Thread(target=_publish, args=(broker_url, exchange, MESSAGES, enough))
         chaos_thread = threading.Thread(target=chaos)
         publisher.start()
         chaos_thread.start()
