@@ -21,8 +21,6 @@ from fanout_tui.model.delivery import SEQ_HEADER
 from fanout_tui.present.bodies import (
     ROW_CHARS,
     classify,
-    describe_headers,
-    describe_properties,
     format_body,
     hex_row,
     hex_row_count,
@@ -33,6 +31,7 @@ from fanout_tui.present.bodies import (
     split_long_lines,
     text_lines,
 )
+from fanout_tui.present.properties import describe_headers, describe_properties
 
 ESC_TITLE = "\x1b]0;pwned\x07"
 MARKUP = "[@click=app.quit]x[/]"

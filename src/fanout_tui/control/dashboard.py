@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from ..model.history import Entry, History
@@ -19,7 +20,7 @@ from ..model.outcomes import Outcome
 from ..model.receiver_spec import ReceiverSpec
 from ..model.routing import Binding, expected
 from ..model.states import WorkerState
-from ..model.tracking import DeliveryTracker, ReceiverView, TrackedBurst
+from ..model.tracking import DeliveryTracker, Fate, ReceiverView, TrackedBurst
 from ..present.outcomes import (
     Routing,
     gap_fate,
@@ -41,6 +42,26 @@ from ..transport.worker import Worker
 from .receiver import Receiver
 
 DEPTH_FRESH = 3.0  # seconds a depth reading is shown as the queue's depth now
+# A reading older than this missed a round of reads (one a second): its pane
+# says how old it is.
+DEPTH_STALE = 1.5
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """A queue's depth for a pane: ``messages`` ready, read ``age`` s ago,
+    when the pane's mailbox had ``counted`` deliveries (the pane takes off what
+    it gets after that)."""
+
+    messages: int
+    age: float
+    counted: int
+
+    @property
+    def stale(self) -> bool:
+        return self.age > DEPTH_STALE
+
+
 QUIT_JOIN_TIMEOUT = 1.5  # all workers together, so quitting stays under 2 s
 NOTE_DEDUP_SECONDS = 10.0  # receivers reporting the same repair within this count once
 _BOUND = (WorkerState.CONSUMING, WorkerState.PAUSED)
@@ -104,19 +125,35 @@ class Dashboard:
         self.publisher.start()
         self.depths.start()
 
-    def depth(self, receiver: Receiver) -> int | None:
+    def depth(self, receiver: Receiver) -> QueueDepth | None:
         """Messages ready in the receiver's queue, read within the last few
         seconds (None: not known now). A named queue's from the depths
         connection; an exclusive one's from its own connection, which reads it
-        only when few deliveries can be ahead of the reply."""
+        only when few deliveries can be ahead of the reply.
+
+        What was delivered since the read was asked is taken off, so the
+        pane's count and its queue's depth never add up to more than existed.
+        """
         now = time.time()
-        reading = self.depths.get(receiver.worker.queue_name) if receiver.spec.named else None
-        if isinstance(reading, Depth) and now - reading.at <= DEPTH_FRESH:
-            return reading.messages
         worker = receiver.worker
-        if worker.depth is not None and now - worker.depth_at <= DEPTH_FRESH:
-            return worker.depth
+        counted = worker.mailbox.received
+        queue = worker.queue_name
+        reading = self.depths.get(queue) if receiver.spec.named else None
+        if isinstance(reading, Depth) and now - reading.at <= DEPTH_FRESH:
+            since = self._delivered_from(queue) - reading.delivered
+            return QueueDepth(max(0, reading.messages - since), now - reading.at, counted)
+        at, own = worker.depth_at, worker.depth_reading
+        if worker.depth is not None and own is not None and now - at <= DEPTH_FRESH:
+            depth, asked = own
+            return QueueDepth(max(0, depth - (counted - asked)), now - at, counted)
         return None
+
+    def _delivered_from(self, queue: str) -> int:
+        """Deliveries from ``queue`` to this app's panes so far (a work queue
+        has several). Called on the depths thread too: it reads, never changes."""
+        return sum(
+            r.mailbox.received for r in tuple(self.receivers) if r.worker.queue_name == queue
+        )
 
     # Receivers -------------------------------------------------------------------
     def add_receiver(
@@ -148,7 +185,7 @@ class Dashboard:
         receiver = Receiver(number, worker)
         if spec.named and spec.kind != "stream":
             # Read by the depths connection (a stream's count says nothing).
-            self.depths.watch(worker.queue_name)
+            self.depths.watch(worker.queue_name, partial(self._delivered_from, worker.queue_name))
         self.receivers.append(receiver)
         self._threads.append(worker)
         self._views = None
@@ -262,10 +299,7 @@ class Dashboard:
             received, number = self.tracker.received, receiver.number
             for seq, latency in tracked:
                 received(number, seq, latency)
-            lost = self.tracker.lost_counts.get(number, 0)
-            if lost != receiver.lost:
-                receiver.lost = lost
-                receiver.lost_line = lost_text(number, lost, self.routing())
+            self._count_lost(receiver)
         for event in mailbox.drain_events():
             out.states_changed = True
             self._views = None
@@ -274,6 +308,24 @@ class Dashboard:
             if event.note and self._announce(event.note, now):
                 out.notes.append(f"⚠ {event.note}")
         return out
+
+    def _count_lost(self, receiver: Receiver) -> None:
+        lost = self.tracker.lost_counts.get(receiver.number, 0)
+        if lost != receiver.lost:
+            receiver.lost = lost
+            receiver.lost_line = lost_text(receiver.number, lost, self.routing())
+
+    def expire_due(self, now: float) -> None:
+        """Once a second: in the queue of a paused pane with a ttl (and no length
+        limit, which could have dropped them first), the copies older than the
+        ttl expired; say so now rather than at the next delivery."""
+        for receiver in self.receivers:
+            spec, state = receiver.spec, receiver.state
+            if spec.ttl is None or gap_fate(spec) is not Fate.EXPIRED:
+                continue
+            if state.state is WorkerState.PAUSED and state.queue:
+                self.tracker.expire_waiting(receiver.number, state.queue, spec.ttl, now)
+                self._count_lost(receiver)
 
     def _announce(self, note: str, now: float) -> bool:
         """Whether a note is new: the same repair reported by many receivers shows once."""

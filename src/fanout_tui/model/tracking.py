@@ -26,6 +26,9 @@ ReceiverView = tuple[WorkerState, str]
 
 MAX_TRACKED = 10_000  # single messages remembered; older ones are forgotten
 MAX_BURSTS = 50
+# Seconds past a queue's ttl before a copy waiting in a paused pane's queue is
+# called expired: the copy was routed a little after it was published.
+EXPIRY_MARGIN = 0.5
 
 _BOUND = (WorkerState.CONSUMING, WorkerState.PAUSED)
 
@@ -181,6 +184,7 @@ class DeliveryTracker:
         self.gap_fates: dict[int, tuple[Fate, str]] = {}
         self._last_seq: dict[int, int] = {}  # pane -> last of this app's seqs it got
         self.lost_counts: dict[int, int] = {}  # pane -> copies found dropped (or so)
+        self._expired_upto: dict[int, int] = {}  # pane -> newest seq looked at for expiry
 
     # Recording --------------------------------------------------------------------
     def published(
@@ -275,6 +279,34 @@ class DeliveryTracker:
             self.lost_counts[number] = self.lost_counts.get(number, 0) + count
             self.version += 1
 
+    def expire_waiting(self, number: int, queue: str, ttl: float, now: float) -> int:
+        """Mark as expired the copies pane ``number``'s queue has held longer
+        than its ``ttl``: the caller has seen the pane paused on ``queue``, so no
+        consumer took them and the broker threw them away. Counted like the
+        copies a later delivery proves expired (never twice: a copy has one
+        fate); the number newly marked."""
+        upto = self._expired_upto.get(number, 0)
+        newest = upto
+        count = 0
+        for message in reversed(self._messages.values()):
+            if message.seq <= upto:
+                break
+            if now - message.published_at <= ttl + EXPIRY_MARGIN:
+                continue  # still within its ttl
+            newest = max(newest, message.seq)
+            if number in message.got or number in message.lost:
+                continue
+            if self._was_sent_to(number, queue, message, Fate.EXPIRED) and is_expected(
+                number, message.expected
+            ):
+                message.lost[number] = Fate.EXPIRED
+                count += 1
+        self._expired_upto[number] = newest
+        if count:
+            self.lost_counts[number] = self.lost_counts.get(number, 0) + count
+            self.version += 1
+        return count
+
     @staticmethod
     def _was_sent_to(number: int, queue: str, message: TrackedMessage, why: Fate) -> bool:
         then = message.receivers.get(number)
@@ -310,12 +342,14 @@ class DeliveryTracker:
 
     def missed(self, number: int, queue: str, since: float, until: float) -> list[int]:
         """Sequence numbers published in [since, until) that receiver ``number``
-        will never get: it was expected, and its queue then is not ``queue``."""
+        will never get: it was expected, and its queue then is not ``queue``.
+        A copy already known dropped, expired or refused is not missed: it has
+        one fate, and its pane counted it once."""
         seqs = []
         for message in reversed(self._messages.values()):
             if message.published_at < since:
                 break
-            if message.published_at >= until or number in message.got:
+            if message.published_at >= until or number in message.got or number in message.lost:
                 continue
             if message.outcome in (Outcome.UNROUTABLE, Outcome.FAILED, Outcome.NACKED):
                 continue

@@ -11,7 +11,6 @@ run the slow parts in a thread, and every line it returns is already escaped
 - :func:`hex_row` computes one ``hexdump -C`` row on demand, so a 10 MiB body
   costs nothing until a row is on screen.
 - :func:`json_tokens` styles one pretty-printed line at a time.
-- :func:`describe_properties` lists the AMQP properties and headers.
 
 Parsing a large JSON body with :func:`json.loads` is one C call that holds the
 GIL for its whole length (about 0.3 s for 10 MiB), which would freeze the UI
@@ -23,23 +22,19 @@ the GIL is given up between pieces.
 from __future__ import annotations
 
 import codecs
-import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from collections.abc import Iterable
 from json.decoder import JSONArray, JSONObject  # type: ignore[attr-defined]
 from json.scanner import make_scanner  # the C scanner, as json.loads uses it
 from typing import Any, Literal, cast
 
-from ..model.delivery import PROPERTY_NAMES, Delivery
-from .text import escape_text, sanitize
+from .text import escape_text
 
 BodyKind = Literal["json", "text", "binary"]
 
 HEX_WIDTH = 16  # bytes a hex row shows
 ROW_CHARS = 2_000  # longest row a view shows; longer lines continue on the next rows
-VALUE_CHARS = 1_000  # longest property or header value shown
 
 # Control characters that make text "not text"; tab, newline, CR and form feed are fine.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
@@ -424,76 +419,3 @@ def json_tokens(line: str, in_string: bool = False) -> list[tuple[TokenKind, str
         else:
             tokens.append((kind, text))  # type: ignore[arg-type]
     return tokens
-
-
-# --- properties and headers -------------------------------------------------------
-
-
-def _compact(value: Any, nested: bool = False) -> str:
-    """A header value as one compact line (not yet escaped)."""
-    if isinstance(value, bytes | str):
-        # Control characters are escaped by sanitize() once the whole value is built.
-        text = (
-            value if isinstance(value, str) else codecs.decode(value, "utf-8", "backslashreplace")
-        )
-        return f'"{text}"' if nested else text
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        inner = ", ".join(f"{_compact(k)}: {_compact(v, True)}" for k, v in value.items())
-        return "{" + inner + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_compact(v, True) for v in value) + "]"
-    return str(value)
-
-
-def _timestamp(value: Any) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            when = dt.datetime.fromtimestamp(value, dt.UTC)
-        except (OverflowError, OSError, ValueError):
-            return str(value)
-        return f"{value} ({when:%Y-%m-%d %H:%M:%S} UTC)"
-    return _compact(value)
-
-
-def _property_value(name: str, value: Any) -> str:
-    if name == "delivery_mode":
-        meaning = {1: "transient", 2: "persistent"}.get(value)
-        return f"{value} ({meaning})" if meaning else _compact(value)
-    if name == "timestamp":
-        return _timestamp(value)
-    if name == "expiration":
-        return f"{_compact(value)} ms"
-    return _compact(value)
-
-
-def describe_headers(headers: Mapping[Any, Any] | None) -> list[tuple[str, str]]:
-    """``(name, value)`` for each header, both sanitized: bytes decoded
-    (``\\xNN`` where not UTF-8), nested tables and arrays compact on one line."""
-    if not headers:
-        return []
-    return [
-        (sanitize(_compact(key), 200), sanitize(_compact(value), VALUE_CHARS))
-        for key, value in headers.items()
-    ]
-
-
-def describe_properties(delivery: Delivery) -> list[tuple[str, str]]:
-    """``(name, value)`` for each AMQP property present, then each header as
-    ``headers.<name>``; every value sanitized, one line each."""
-    props = delivery.properties
-    out: list[tuple[str, str]] = []
-    for name in PROPERTY_NAMES:
-        value = getattr(props, name, None)
-        if value is not None:
-            out.append((name, sanitize(_property_value(name, value), VALUE_CHARS)))
-    headers = delivery.headers or getattr(props, "headers", None)
-    out.extend((f"headers.{key}", value) for key, value in describe_headers(headers))
-    return out

@@ -111,6 +111,9 @@ class Consumer(LoopWorker):
         self._delete_on_stop: bool | None = None  # None: decided by created and keep
         self.depth: int | None = None  # messages ready in the queue, as last read
         self.depth_at = 0.0  # time.time() of that reading
+        # That reading with the mailbox's count of deliveries when it was asked.
+        self.depth_reading: tuple[int, int] | None = None
+        self._depth_asked = 0
         self.bindings_applied: tuple[dict[str, Any], ...] = ()
         self.lost_in_flight = 0
         self._connected_once = False

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,11 @@ class Depth:
     messages: int
     consumers: int
     at: float
+    # The queue's deliveries so far as its ``delivered`` counter (given to
+    # watch) said when the read was asked: every one counted after that left
+    # the queue after it was asked, so ``messages`` less them never counts a
+    # message twice.
+    delivered: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,9 @@ class QueueDepths(LoopWorker):
         self.broker = broker
         self.interval = interval
         self._lock = threading.Lock()
-        self._watched: dict[str, None] = {}  # an ordered set: read in the order watched
+        # An ordered set, read in the order watched: each queue with the counter
+        # of its deliveries so far (see Depth.delivered).
+        self._watched: dict[str, Callable[[], int] | None] = {}
         self._readings: dict[str, Reading] = {}
         # Written by the worker thread only; read by anyone.
         self.connected = False
@@ -129,13 +136,14 @@ class QueueDepths(LoopWorker):
         self._skip_until: dict[str, float] = {}  # locked queues: not read before then
 
     # Any thread ----------------------------------------------------------------
-    def watch(self, queue: str) -> None:
+    def watch(self, queue: str, delivered: Callable[[], int] | None = None) -> None:
         """Read ``queue``'s depth from the next round on (ValueError: no name a
         queue can have). Never an exclusive queue of another connection (see
-        the module)."""
+        the module). ``delivered``, called on this worker's thread, counts the
+        queue's deliveries to this app so far (any thread may be counting)."""
         check_queue_name(queue)
         with self._lock:
-            self._watched[queue] = None
+            self._watched[queue] = delivered
 
     def unwatch(self, queue: str) -> None:
         """Stop reading ``queue`` and forget its reading."""
@@ -211,6 +219,8 @@ class QueueDepths(LoopWorker):
         for queue in queues:
             if queue not in self._watched:
                 continue  # unwatched since the round began
+            counter = self._watched.get(queue)
+            delivered = counter() if counter is not None else 0
             try:
                 frame = yield call(channel, "queue_declare", queue=queue, passive=True)
             except pex.ChannelClosedByBroker as exc:
@@ -218,7 +228,8 @@ class QueueDepths(LoopWorker):
                 channel = yield NewChannel()
                 continue
             method = frame.method
-            self._store(queue, Depth(method.message_count, method.consumer_count, time.time()))
+            reading = Depth(method.message_count, method.consumer_count, time.time(), delivered)
+            self._store(queue, reading)
         channel.close()
 
     def _unreadable(self, queue: str, exc: pex.ChannelClosedByBroker) -> Unreadable:

@@ -153,11 +153,17 @@ class Upkeep(Consumer):
     def _read_depth(self) -> None:
         """Passive declare: how many messages wait in the queue."""
         self._pending = "depth"
+        self._depth_asked = self.mailbox.received
         self._channel.queue_declare(self.queue, passive=True, callback=self._depth_read)
 
     def _depth_read(self, frame: Any) -> None:
         self._pending = ""
         waiting = frame.method.message_count
+        # Deliveries counted after the read was asked left the queue after it:
+        # the reader subtracts those from the depth (see Depth.delivered).
+        # One assignment, so a reader on another thread never pairs a depth
+        # with the count of another reading.
+        self.depth_reading = (waiting, self._depth_asked)
         self.depth, self.depth_at = waiting, time.time()
         state = self.mailbox.state
         if self.paused and (state.state is not WorkerState.PAUSED or state.waiting != waiting):

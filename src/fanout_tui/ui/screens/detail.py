@@ -45,7 +45,6 @@ from ...present.bodies import (
     HEX_OFFSET_END,
     ROW_CHARS,
     BodyKind,
-    describe_properties,
     format_body,
     hex_row,
     hex_row_count,
@@ -53,6 +52,7 @@ from ...present.bodies import (
     split_long_lines,
     text_lines,
 )
+from ...present.properties import describe_properties
 from ...present.text import has_unstable_width, not_kept, sanitize
 from ..labels import Labels
 

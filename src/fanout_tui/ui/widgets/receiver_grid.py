@@ -269,7 +269,9 @@ class ReceiverGrid(Container):
         self.drain()
 
     def tick(self) -> None:
-        """About once a second: every pane's rate and its queue's depth."""
+        """About once a second: every pane's rate and its queue's depth, and the
+        copies that expired in paused panes' queues."""
+        self.dashboard.expire_due(time.time())
         now = time.monotonic()
         for pane in self._panes:
             pane.tick_rate(now)

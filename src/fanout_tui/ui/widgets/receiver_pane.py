@@ -12,6 +12,7 @@ from textual.events import Key, Resize
 from textual.message import Message
 from textual.widgets import Input
 
+from ...control.dashboard import QueueDepth
 from ...control.receiver import Receiver
 from ...model.delivery import Delivery
 from ...model.mailbox import Mailbox
@@ -98,7 +99,8 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
         self.stats = StatsLine(classes="pane-stats")
         self._title_key: tuple[str, int, str] | None = None
         self._lost_shown = ""
-        self.depth: int | None = None  # messages ready in its queue, when known
+        self._depth: QueueDepth | None = None  # its queue's last depth reading
+        self._depth_old = ""  # how old that reading is, once it missed a round
         self._subtitle = ""
         self._state_classes: tuple[bool, bool] | None = None
         self.dirty = False  # it has changes the screen does not show yet
@@ -197,10 +199,22 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             self._append([Marker(line) for line in lines])
         self.update_titles()
 
-    def set_depth(self, depth: int | None) -> None:
-        if depth != self.depth:
-            self.depth = depth
+    def set_depth(self, depth: QueueDepth | None) -> None:
+        # A reading that missed a round says how old it is, in whole seconds.
+        old = f" ({depth.age:.0f} s ago)" if depth is not None and depth.stale else ""
+        if depth != self._depth or old != self._depth_old:
+            self._depth, self._depth_old = depth, old
             self.dirty = True
+
+    @property
+    def depth(self) -> int | None:
+        """Messages ready in its queue, when known: the last reading less what
+        this pane got since, so its count and its queue's depth never add up to
+        more than was there."""
+        depth = self._depth
+        if depth is None:
+            return None
+        return max(0, depth.messages - (self.mailbox.received - depth.counted))
 
     def tick_rate(self, now: float) -> None:
         """Called about once a second: the rate is messages over the last interval.
@@ -258,14 +272,17 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             counts = f"{node_of(self.state.url)} · {counts}"
         if state is WorkerState.CONSUMING:
             # The depth whenever the queue holds messages: a slow consumer's backlog.
-            queued = f" · {self.depth:,} queued" if self.depth else ""
+            depth = self.depth
+            queued = f" · {depth:,} queued{self._depth_old}" if depth else ""
             subtitle = f"{counts} · {self.labels.rate(self._rate)}{queued} · ‖"
         elif state is WorkerState.PAUSED:
             # The receiver's own reading while paused comes as a state change, at
             # once; the once-a-second depth only until the first arrives.
-            waiting = self.state.waiting if self.state.waiting is not None else self.depth
-            depth = "…" if waiting is None else f"{waiting:,}"
-            subtitle = f"{counts} · paused · {depth} waiting · ▶"
+            own = self.state.waiting
+            waiting = own if own is not None else self.depth
+            old = self._depth_old if own is None else ""
+            shown = "…" if waiting is None else f"{waiting:,}{old}"
+            subtitle = f"{counts} · paused · {shown} waiting · ▶"
         elif state is WorkerState.RECONNECTING:
             subtitle = f"{counts} · reconnecting (attempt {self.state.attempt})"
         elif state is WorkerState.FAILED:
