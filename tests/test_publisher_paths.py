@@ -132,3 +132,24 @@ def test_a_stop_over_a_dead_path_is_quick_before_the_watchdog_sees_it(
         assert worker.stop() is True
         assert time.monotonic() - started < 2.0
     assert worker.state.state is WorkerState.STOPPED
+
+
+def test_a_routing_key_too_long_fails_that_message_only(broker_url: str, exchange: str) -> None:
+    broker = BrokerSettings(urls=(broker_url,), exchange=exchange)
+    listener = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        with running(PublisherWorker(broker)) as worker:
+            wait_for(lambda: worker.state.state is WorkerState.READY, 30)
+            channel, queue = bind_tutorial_queue(listener, exchange)
+            worker.publish(b"bad key", routing_key="k" * 256)
+            [refused] = results_of(worker, 1)
+            assert refused.status is Outcome.FAILED
+            assert "the routing key is 256 bytes" in refused.reason
+            worker.publish(b"after it")
+            [routed] = results_of(worker, 1)
+            assert routed.status is Outcome.ROUTED
+            assert worker.state.state is WorkerState.READY
+            [(_, _, body)] = consume(listener, channel, queue)
+            assert body == b"after it"
+    finally:
+        listener.close()

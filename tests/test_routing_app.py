@@ -17,6 +17,7 @@ from helpers import running_app, until
 from test_app import has_line, result_text, status_text
 
 from fanout_tui.model.receiver_spec import parse_spec
+from fanout_tui.model.states import WorkerState
 from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.widgets.publish_input import PublishInput, RoutingKeyInput
 
@@ -188,3 +189,31 @@ async def test_a_user_who_may_not_declare_learns_the_type_from_the_management_ap
         connection.channel().exchange_delete(exchange=exchange)
         connection.close()
         _api(api, "DELETE", f"/api/users/{user}", {})
+
+
+async def test_a_routing_key_over_255_bytes_is_refused_and_nothing_else_is_affected(
+    broker_url: str, topic_exchange: str
+) -> None:
+    kinds = patterns("a.*", "b.*")
+    async with running_app(broker_url, exchange=topic_exchange, **kinds) as (app, pilot):
+        first, _ = app.panes
+        await until(pilot, lambda: "(topic)" in status_text(app), what="the header names topic")
+        app.query_one(RoutingKeyInput).value = "a." + "x" * 254  # 256 bytes
+        box = app.query_one(PublishInput)
+        box.focus()
+        box.value = "too long a key"
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: "the routing key is 256 bytes; AMQP allows at most 255" in result_text(app),
+            what="the long key refused with the reason",
+        )
+        assert box.value == "too long a key"  # the text stays, to be sent with a valid key
+        assert app.dashboard.publisher.state.state is WorkerState.READY
+        # The same text with a valid key goes, and so does everything after it.
+        await publish_keyed(app, pilot, "a.x", "too long a key")
+        await until(pilot, lambda: [d.body for d in first.deliveries()] == [b"too long a key"])
+        await until(pilot, lambda: "1/1 expected" in result_text(app))
+        await publish_keyed(app, pilot, "a.y", "next")
+        await until(pilot, lambda: len(first.deliveries()) == 2)
+        assert app.dashboard.publisher.state.state is WorkerState.READY

@@ -21,6 +21,18 @@ from typing import Any
 
 EXCHANGE_TYPES = ("fanout", "direct", "topic", "headers")
 MATCHES = ("all", "any", "all-with-x", "any-with-x")
+MAX_KEY_BYTES = 255  # a routing key is an AMQP short string
+
+
+def routing_key_problem(key: str) -> str:
+    """Why ``key`` cannot be a routing key ("" when it can): AMQP carries it as
+    a short string, at most 255 bytes of UTF-8. Checked before a message is
+    written, so a bad key is refused with the reason instead of failing the
+    connection it would be written on."""
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        return f"the routing key is {size:,} bytes; AMQP allows at most {MAX_KEY_BYTES}"
+    return ""
 
 
 @dataclass(frozen=True, slots=True)

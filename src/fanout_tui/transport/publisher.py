@@ -27,6 +27,7 @@ from typing import Any
 import pika.exceptions as pex
 
 from ..model.outcomes import Outcome
+from ..model.routing import routing_key_problem
 from ..model.states import WorkerState
 from .broker import BrokerSettings, mask_url, vhost_of
 from .confirms import Confirms
@@ -237,7 +238,7 @@ class PublisherWorker(Confirms):
         properties = stamped_properties(
             self.origin, request.seq, sent_at, request.properties, request.headers
         )
-        problem = unencodable(properties)
+        problem = routing_key_problem(request.routing_key) or unencodable(properties)
         if not problem and self.blocked:
             problem = f"{BLOCKED_PREFIX}: {self.blocked}; the message was not written"
         if problem:

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import Input
 
 from ...model.history import Entry, History
+from ...model.routing import routing_key_problem
 from ..compat import QuietInput
 
 
@@ -119,6 +120,10 @@ class PublishInput(QuietInput):
             self.post_message(self.HeldBack(text, reason))
             return
         key = self.key_input.key if self.key_input is not None else ""
+        problem = routing_key_problem(key)
+        if problem:  # refused before it is written: the text and the key stay
+            self.post_message(self.HeldBack(text, problem))
+            return
         self.history.add(text, key)
         if self.history.error:
             self.app.notify(self.history.error, severity="warning", markup=False)
