@@ -28,6 +28,24 @@ def test_counts_and_rates() -> None:
             parse_rate(bad)
 
 
+def test_a_rate_out_of_range_is_refused_with_the_range() -> None:
+    assert parse_rate("1,000,000") == 1_000_000
+    for bad in ("1e308", "1000001", "1e7"):
+        with pytest.raises(FormError, match="at most 1,000,000 a second"):
+            parse_rate(bad)
+
+
+def test_a_comma_that_does_not_group_thousands_is_ambiguous() -> None:
+    assert parse_rate("1,500") == 1500
+    assert parse_rate("1,500.5") == 1500.5
+    assert parse_count("12,345,678"[:6]) == 12_345
+    for bad in ("1,5", "15,00", ",500", "1,5000", "1,,500"):
+        with pytest.raises(FormError, match="ambiguous"):
+            parse_rate(bad)
+        with pytest.raises(FormError, match="ambiguous"):
+            parse_count(bad)
+
+
 def test_headers_as_pairs_or_json_of_what_amqp_tables_carry() -> None:
     assert parse_headers("") == {}
     assert parse_headers("team=ops, build = 7") == {"team": "ops", "build": "7"}
@@ -59,3 +77,14 @@ def test_content_type_and_the_description() -> None:
     text = summarize_publish_properties(props)
     assert text.startswith("application/json, persistent, headers a=")
     assert "\x1b" not in text
+
+
+def test_a_burst_worker_refuses_a_rate_or_key_it_could_not_keep() -> None:
+    from fanout_tui.transport.broker import BrokerSettings
+    from fanout_tui.transport.burst import BurstWorker
+
+    broker = BrokerSettings(urls=("amqp://guest:guest@127.0.0.1:5672/%2F",), exchange="x")
+    with pytest.raises(ValueError, match="at most 1,000,000 a second"):
+        BurstWorker(broker, origin="o", first_seq=1, count=10, text="t", rate=1e308)
+    with pytest.raises(ValueError, match="routing key is 256 bytes"):
+        BurstWorker(broker, origin="o", first_seq=1, count=10, text="t", routing_key="k" * 256)

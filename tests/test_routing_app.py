@@ -15,10 +15,13 @@ import pika
 import pytest
 from helpers import running_app, until
 from test_app import has_line, result_text, status_text
+from textual import events
+from textual.widgets import Input, Label
 
 from fanout_tui.model.receiver_spec import parse_spec
 from fanout_tui.model.states import WorkerState
 from fanout_tui.ui.app import FanoutApp
+from fanout_tui.ui.screens.forms import BurstScreen
 from fanout_tui.ui.widgets.publish_input import PublishInput, RoutingKeyInput
 
 pytestmark = pytest.mark.timeout(90)
@@ -217,3 +220,34 @@ async def test_a_routing_key_over_255_bytes_is_refused_and_nothing_else_is_affec
         await publish_keyed(app, pilot, "a.y", "next")
         await until(pilot, lambda: len(first.deliveries()) == 2)
         assert app.dashboard.publisher.state.state is WorkerState.READY
+
+
+async def test_a_burst_publishes_with_the_key_field_s_key_and_says_who_does_not_match(
+    broker_url: str, topic_exchange: str
+) -> None:
+    kinds = patterns("a.*", "b.*")
+    async with running_app(broker_url, exchange=topic_exchange, **kinds) as (app, pilot):
+        matching, other = app.panes
+        await until(pilot, lambda: "(topic)" in status_text(app), what="the header names topic")
+        app.query_one(RoutingKeyInput).value = "a.x"
+        app.action_burst()
+        await until(pilot, lambda: isinstance(app.screen, BurstScreen) and app.screen.is_mounted)
+        form = app.screen
+        shown = str(form.query_one("#burst-key", Label).render())
+        assert "Routing key: 'a.x', from the key field" in shown
+        form.query_one("#burst-count", Input).value = "300"
+        app.post_message(events.Key("enter", None))
+        await until(pilot, lambda: app.screen is not form)
+        await until(pilot, lambda: app.dashboard.burst is None, 60)
+        await until(pilot, lambda: matching.received == 300, 30)
+        await until(
+            pilot,
+            lambda: (
+                "R1 300/300" in result_text(app) and "R2 not matching (b.*)" in result_text(app)
+            ),
+            what="the burst's summary",
+        )
+        assert "unroutable" not in result_text(app)
+        assert "R2 0/" not in result_text(app)
+        assert all(d.routing_key == "a.x" for d in matching.deliveries())
+        assert other.received == 0

@@ -464,7 +464,10 @@ class Dashboard:
         return text, severity(message)
 
     # Bursts ----------------------------------------------------------------------
-    def start_burst(self, count: int, text: str, rate: float | None) -> BurstWorker:
+    def start_burst(
+        self, count: int, text: str, rate: float | None, routing_key: str = ""
+    ) -> BurstWorker:
+        """Every copy with ``routing_key``, tracked against the panes it matches."""
         first = self.publisher.reserve(count)
         burst = self.burst = BurstWorker(
             self.broker,
@@ -474,9 +477,15 @@ class Dashboard:
             text=text,
             rate=rate,
             properties=self.publisher.properties,
+            routing_key=routing_key,
         )
         self._burst_record = self.shown = self.tracker.burst_started(
-            first, count, self.receiver_views(), time.time()
+            first,
+            count,
+            self.receiver_views(),
+            time.time(),
+            routing_key,
+            self.expected(routing_key),
         )
         burst.start()
         return burst

@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..model.routing import routing_key_problem
 from ..present.text import sanitize
 from .broker import BrokerSettings, mask_url, vhost_of
 from .errors import describe_error
@@ -31,6 +32,9 @@ from .topology import exchange_steps_for
 from .worker import Reconnect
 
 MAX_BURST = 1_000_000
+# Messages a second a burst may be paced at: beyond it, pacing means nothing (no
+# broker takes more from one connection) and the arithmetic would overflow.
+MAX_RATE = 1_000_000
 BATCH_SECONDS = 0.05  # a paced burst publishes what is due every this often
 # Messages between two barriers (see BurstWorker._publish_batch): enough to keep
 # the connection busy, few enough that a cancel takes effect soon.
@@ -69,8 +73,11 @@ class BurstWorker(LoopWorker):
         super().__init__("fanout-tui burst")
         if not 1 <= count <= MAX_BURST:
             raise ValueError(f"a burst is 1 to {MAX_BURST:,} messages, not {count:,}")
-        if rate is not None and rate <= 0:
-            raise ValueError("the rate must be more than 0 messages per second")
+        if rate is not None and not 0 < rate <= MAX_RATE:
+            raise ValueError(f"the rate must be more than 0 and at most {MAX_RATE:,} a second")
+        problem = routing_key_problem(routing_key)
+        if problem:
+            raise ValueError(problem)
         self.broker = broker
         self.origin = origin
         self.first_seq = first_seq

@@ -297,12 +297,14 @@ class FanoutApp(App[None]):
         if self.dashboard.burst is not None:
             self.notify("A burst is running; Escape cancels it.", markup=False)
             return
-        self.push_screen(BurstScreen(self.query_one(PublishInput).value), self._start_burst)
+        keyed = self.dashboard.exchange_type in ("direct", "topic")
+        key = self.query_one(RoutingKeyInput).key if keyed else None
+        self.push_screen(BurstScreen(self.query_one(PublishInput).value, key), self._start_burst)
 
     def _start_burst(self, request: BurstRequest | None) -> None:
         if request is None:
             return
-        self.dashboard.start_burst(request.count, request.text, request.rate)
+        self.dashboard.start_burst(request.count, request.text, request.rate, request.routing_key)
         self.query_one(BurstBar).start(request.count)
         self._show_burst()
         self.refresh_bindings()

@@ -7,6 +7,7 @@ sent until the form is accepted.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from ...model.routing import routing_key_problem
 from ...present.text import sanitize
-from ...transport.burst import MAX_BURST
+from ...transport.burst import MAX_BURST, MAX_RATE
 from ...transport.stamps import MessageProperties
 
 
@@ -33,10 +35,29 @@ class BurstRequest:
     text: str
     count: int
     rate: float | None
+    routing_key: str = ""
+
+
+# A number as people write it: digits, commas only between groups of three
+# (1,500 or 1,000,000), an optional fraction. ``1,5`` is refused, not read as 15
+# or 1.5: which was meant cannot be known.
+_GROUPED = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
+
+
+def _ungrouped(text: str, what: str) -> str:
+    cleaned = text.strip().replace("_", "")
+    if "," in cleaned:
+        if not _GROUPED.fullmatch(cleaned):
+            raise FormError(
+                f"{what} {sanitize(text, 40)!r} is ambiguous: a comma only groups thousands "
+                "(1,500); use a dot for a fraction"
+            )
+        cleaned = cleaned.replace(",", "")
+    return cleaned
 
 
 def parse_count(text: str) -> int:
-    cleaned = text.strip().replace(",", "").replace("_", "")
+    cleaned = _ungrouped(text, "count")
     try:
         count = int(cleaned)
     except ValueError:
@@ -47,15 +68,18 @@ def parse_count(text: str) -> int:
 
 
 def parse_rate(text: str) -> float | None:
-    cleaned = text.strip().replace(",", "")
+    cleaned = _ungrouped(text, "rate")
     if not cleaned:
         return None
     try:
         rate = float(cleaned)
     except ValueError:
         raise FormError(f"rate must be a number per second, not {sanitize(text, 40)!r}") from None
-    if not 0 < rate < float("inf"):
-        raise FormError("rate must be more than 0 (leave it blank for as fast as possible)")
+    if not 0 < rate <= MAX_RATE:
+        raise FormError(
+            f"rate must be more than 0 and at most {MAX_RATE:,} a second "
+            "(leave it blank for as fast as possible)"
+        )
     return rate
 
 
@@ -145,9 +169,12 @@ class _Form(ModalScreen[Any]):
 class BurstScreen(_Form):
     """Ask for the text, how many copies and how fast."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, routing_key: str | None = None) -> None:
+        """``routing_key``: the key field's, on an exchange that routes by key
+        (None on a fanout or headers exchange, where the form shows no key)."""
         super().__init__()
         self._text = text or "burst"
+        self._key = routing_key
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form"):
@@ -158,6 +185,10 @@ class BurstScreen(_Form):
             yield Input("1000", id="burst-count")
             yield Label("Messages per second (blank: as fast as the broker takes them)")
             yield Input("", id="burst-rate", placeholder="as fast as possible")
+            if self._key is not None:
+                # The key field's key, as every copy will carry it (changed there).
+                shown = repr(sanitize(self._key, 80)) if self._key else "'' (the empty key)"
+                yield Label(Content(f"Routing key: {shown}, from the key field"), id="burst-key")
             yield from self._footer("Publish")
 
     @on(Input.Submitted)
@@ -167,10 +198,12 @@ class BurstScreen(_Form):
             text = self.query_one("#burst-text", Input).value
             count = parse_count(self.query_one("#burst-count", Input).value)
             rate = parse_rate(self.query_one("#burst-rate", Input).value)
+            if routing_key_problem(self._key or ""):
+                raise FormError(routing_key_problem(self._key or "") + " (the key field's)")
         except FormError as exc:
             self._error(str(exc))
             return
-        self.dismiss(BurstRequest(text or "burst", count, rate))
+        self.dismiss(BurstRequest(text or "burst", count, rate, self._key or ""))
 
 
 class PropertiesScreen(_Form):
