@@ -205,6 +205,13 @@ async def test_a_burst_pauses_while_blocked_says_why_and_resumes_by_itself(
             blocked_at = time.monotonic()
             paused = "paused: the broker is blocking publishers (low on memory) · resumes by itself"
             await until(pilot, lambda: paused in burst_label(app))
+            # The result line says why too, not a silent "publishing…".
+            await until(
+                pilot,
+                lambda: (
+                    "(paused: the broker is blocking publishers (low on memory)" in result_text(app)
+                ),
+            )
             assert burst_label(app).startswith(f"burst {burst.sent:,}/{count:,} · ")
             # All of it on screen: the paused bar gives the reason the whole row.
             await until(

@@ -27,3 +27,15 @@ def test_the_result_and_the_tracked_message_say_the_same(outcome: Outcome) -> No
 def test_every_outcome_has_its_own_line() -> None:
     lines = {describe_outcome(outcome, "logs", "why") for outcome in Outcome}
     assert len(lines) == len(Outcome)
+
+
+def test_a_running_burst_says_why_it_makes_no_progress() -> None:
+    from fanout_tui.model.tracking import TrackedBurst
+    from fanout_tui.present.outcomes import summarize_burst
+
+    burst = TrackedBurst(1, 2000, 0.0, {}, sent=500)
+    assert summarize_burst(burst) == "burst #1..#2000: 500/2,000 sent (publishing…)"
+    burst.silent_for = 12.4
+    assert "(no answer from the broker for 12 s; Escape cancels)" in summarize_burst(burst)
+    burst.blocked = "low on memory"
+    assert "(paused: the broker is blocking publishers (low on memory);" in summarize_burst(burst)

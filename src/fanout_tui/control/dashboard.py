@@ -41,6 +41,9 @@ from ..transport.stamps import MessageProperties
 from ..transport.worker import Worker
 from .receiver import Receiver
 
+# Seconds without an answer to a batch before a running burst's result line
+# says so: batches are answered within milliseconds unless something is wrong.
+BURST_SILENT = 5.0
 DEPTH_FRESH = 3.0  # seconds a depth reading is shown as the queue's depth now
 # A reading older than this missed a round of reads (one a second): its pane
 # says how old it is.
@@ -498,6 +501,12 @@ class Dashboard:
             return False
         if (record.sent, record.unroutable) != (burst.sent, burst.unroutable):
             record.sent, record.unroutable = burst.sent, burst.unroutable
+            self.tracker.version += 1
+        waiting = burst.awaiting_since
+        since = time.monotonic() - waiting if waiting else 0.0
+        silent_for = since if since >= BURST_SILENT else 0.0
+        if burst.blocked != record.blocked or int(silent_for) != int(record.silent_for):
+            record.blocked, record.silent_for = burst.blocked, silent_for
             self.tracker.version += 1
         if not burst.done:
             return False

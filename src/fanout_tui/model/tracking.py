@@ -88,6 +88,10 @@ class TrackedBurst:
     done: bool = False
     cancelled: bool = False
     error: str = ""  # why it stopped early
+    # While it runs: why the broker blocks it ("" when not), and for how long
+    # no batch has been answered (0 while they are).
+    blocked: str = ""
+    silent_for: float = 0.0
     got: dict[int, int] = field(default_factory=dict)  # pane number -> copies received
     slowest: dict[int, float] = field(default_factory=dict)
     routing_key: str = ""

@@ -282,7 +282,11 @@ def summarize_burst(burst: TrackedBurst, routing: Routing | None = None) -> str:
     last = burst.first + burst.count - 1
     routed = burst.sent - burst.unroutable
     text = f"burst #{burst.first}..#{last}: {burst.sent:,}/{burst.count:,} sent"
-    if not burst.done:
+    if not burst.done and burst.blocked:
+        text += f" (paused: the broker is blocking publishers ({burst.blocked}); resumes by itself)"
+    elif not burst.done and burst.silent_for:
+        text += f" (no answer from the broker for {burst.silent_for:.0f} s; Escape cancels)"
+    elif not burst.done:
         text += " (publishing…)"
     elif burst.error:
         text += f", stopped: {burst.error}"

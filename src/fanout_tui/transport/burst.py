@@ -101,6 +101,9 @@ class BurstWorker(LoopWorker):
         self._channel: Any = None
         self._liveness: Liveness | None = None
         self._began = 0.0
+        # Since when the last batch written waits for the broker's answer
+        # (time.monotonic(); 0 when none does): a long wait is said, blocked or not.
+        self.awaiting_since = 0.0
         self._held_back = False  # a batch is due but waits for the block to lift
         self._blocked_at = 0.0  # when the block began (monotonic)
         self._closing = False  # shutting down: a close from here on is expected
@@ -206,9 +209,11 @@ class BurstWorker(LoopWorker):
                 mandatory=True,
             )
             self.sent = index + 1  # counted as it goes out, before any copy lands
+        self.awaiting_since = time.monotonic()
         channel.exchange_declare(exchange, passive=True, callback=self._settled)
 
     def _settled(self, _frame: Any) -> None:
+        self.awaiting_since = 0.0
         self._publish_batch()
 
     def _returned(self, *_args: Any) -> None:
