@@ -34,18 +34,34 @@ STREAM_PREFETCH = 1_000  # a stream consumer's default window (a prefetch is req
 
 
 class QueueConflict(Exception):
-    """The named queue exists with other settings (406 from queue.declare)."""
+    """The named queue exists with other settings (406 from queue.declare).
+
+    Final: declaring again cannot succeed until someone deletes the queue or
+    the pane asks for the same settings, so the receiver stops rather than retry.
+    """
 
     def __init__(self, queue: str, reply: str) -> None:
         super().__init__(
-            f"queue {queue!r} exists with other settings ({reply}); delete it or use another name="
+            f"queue {queue!r} exists with other settings ({reply}); delete the queue, "
+            "use another name=, or ask for the settings it has"
         )
         self.queue = queue
 
 
-# "inequivalent arg 'x-max-length' for queue 'jobs' in vhost '/': received ..."
-# without the queue and vhost, which the line names already.
+# "inequivalent arg 'x-max-length' for queue 'jobs' in vhost '/': received none
+# but current is the value '5' of type 'signedint'": the argument and both values.
+_ARGUMENT = re.compile(
+    r"inequivalent arg '(?P<arg>[^']*)' for queue '.*?' in vhost '.*?': "
+    r"received (?P<asked>.*?) but current is (?P<current>.*)$"
+)
+_VALUE = re.compile(r"the value '(?P<value>.*?)' of type '.*?'")
+# Any other 406 reply: without the queue and vhost, which the line names already.
 _WHERE = re.compile(r" for queue '.*?' in vhost '.*?'")
+
+
+def _value(text: str) -> str:
+    match = _VALUE.fullmatch(text.strip())
+    return match["value"] if match else text.strip()
 
 
 def conflict_from(exc: pex.ChannelClosedByBroker, queue: str) -> QueueConflict | None:
@@ -53,6 +69,10 @@ def conflict_from(exc: pex.ChannelClosedByBroker, queue: str) -> QueueConflict |
     if exc.reply_code != 406:
         return None
     reply = (exc.reply_text or "").split(" - ", 1)[-1].strip()
+    match = _ARGUMENT.match(reply)
+    if match:
+        there, asked = _value(match["current"]), _value(match["asked"])
+        reply = f"{match['arg']} is {there} there; this pane asks for {asked}"
     return QueueConflict(queue, _WHERE.sub("", reply, count=1))
 
 

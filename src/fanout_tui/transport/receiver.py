@@ -175,7 +175,7 @@ class ReceiverWorker(Upkeep):
             self.error = str(exc)  # not a connection failure: no class name
         else:
             self.error = describe_error(exc, self.url, self._vhost)
-        if self._gives_up():
+        if isinstance(exc, QueueConflict) or self._gives_up():
             self._final = WorkerState.FAILED
             self.finish()
             return
