@@ -1,5 +1,6 @@
-"""The layers' contracts hold (import-linter, configured in pyproject.toml), and
-the CLI's non-dashboard commands never load Textual."""
+"""The layers' contracts hold (import-linter, configured in pyproject.toml), the
+CLI's non-dashboard commands never load Textual, and no module outgrows the
+house's size limits."""
 
 from __future__ import annotations
 
@@ -78,3 +79,17 @@ def test_importing_the_cli_and_the_lower_layers_loads_no_textual() -> None:
     assert set(modules) <= set(report["loaded"])
     # ...and Textual stayed out.
     assert report["textual"] == []
+
+
+MAX_MODULE_LINES = 450  # the house rule: split a module by what it does before this
+MAX_APP_LINES = 300  # the App routes; what it routes to lives elsewhere
+
+
+def test_no_module_is_over_450_lines_and_the_app_is_slim() -> None:
+    sizes = {
+        str(path.relative_to(PACKAGE)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    too_long = {name: lines for name, lines in sizes.items() if lines > MAX_MODULE_LINES}
+    assert too_long == {}, f"split these by what they do: {too_long}"
+    assert sizes["ui/app.py"] <= MAX_APP_LINES

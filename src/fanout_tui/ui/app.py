@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import on
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -24,18 +24,16 @@ from textual.widgets import Footer
 
 from ..control.dashboard import Dashboard
 from ..locations import history_file
-from ..model.receiver_spec import ReceiverSpec
 from ..present.text import seq_label
-from ..settings import MAX_RECEIVERS, Settings
-from ..transport.stamps import MessageProperties
+from ..settings import Settings
 from .actions import APP_ACTIONS, bindings
 from .export import export_in_background
 from .labels import Labels
+from .pane_actions import PaneActions
+from .publish_actions import PublishActions
 from .screens.bindings import BindingsScreen
 from .screens.detail import MessageDetailScreen
-from .screens.forms import BurstRequest, BurstScreen, PropertiesScreen, summarize_publish_properties
 from .screens.help import HelpScreen
-from .screens.receiver_form import BindingsFormScreen, ReceiverFormScreen
 from .signals import quit_on_signals
 from .tracking_view import TrackingView
 from .widgets.burst_bar import BurstBar
@@ -53,7 +51,7 @@ WEB_SESSION_NOTE = (
 )
 
 
-class FanoutApp(App[None]):
+class FanoutApp(PaneActions, PublishActions):
     # Absolute, so subclasses defined elsewhere (snapshot tests) find it too.
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "fanout-tui"
@@ -123,66 +121,7 @@ class FanoutApp(App[None]):
     def panes(self) -> list[ReceiverPane]:
         return self.grid.panes
 
-    def _warn(self, text: str) -> None:
-        self.notify(text, severity="warning", markup=False)
-
-    # Receivers -------------------------------------------------------------------
-    def action_add_receiver(self) -> None:
-        self.add_receiver()
-
-    def add_receiver(self, spec: ReceiverSpec | None = None) -> None:
-        receiver = self.dashboard.add_receiver(self.grid.wake_from_thread, spec)
-        if receiver is None:
-            return self._warn(f"At most {MAX_RECEIVERS} receivers; remove one (ctrl+r) first.")
-        self.grid.add(receiver)
-        self._status()
-
-    def action_add_receiver_form(self) -> None:
-        def chosen(spec: ReceiverSpec | None) -> None:
-            if spec is not None:
-                self.add_receiver(spec)
-
-        self.push_screen(ReceiverFormScreen(), chosen)
-
-    def action_edit_bindings(self) -> None:
-        pane = self.grid.target(self.focused)
-        if pane is None:
-            return self._warn("No receiver to edit the bindings of.")
-        receiver = pane.receiver
-
-        def chosen(spec: ReceiverSpec | None) -> None:
-            # The pane may have gone while the form was open: nothing to re-bind.
-            if spec is not None and receiver in self.dashboard.receivers:
-                self.dashboard.edit_bindings(receiver, spec)
-                pane.update_titles()
-
-        screen = BindingsFormScreen(receiver.spec, receiver.label, self.dashboard.exchange_type)
-        self.push_screen(screen, chosen)
-
-    async def remove_receiver(self, pane: ReceiverPane) -> None:
-        self.dashboard.remove_receiver(pane.receiver)
-        was_focused = pane.has_focus
-        await self.grid.remove_pane(pane)
-        self._status()
-        if was_focused:
-            self.query_one(PublishInput).focus()
-
-    def toggle_pause(self, pane: ReceiverPane) -> None:
-        self.dashboard.toggle_pause(pane.receiver)
-        pane.update_titles()  # "pausing…" until the worker reports it
-
-    async def action_remove_receiver(self) -> None:
-        target = self.grid.target(self.focused)
-        if target is None:
-            return self._warn("No receiver to remove.")
-        await self.remove_receiver(target)
-
-    def action_toggle_pause(self) -> None:
-        target = self.grid.target(self.focused)
-        if target is None:
-            return self._warn("No receiver to pause.")
-        self.toggle_pause(target)
-
+    # Receivers (the actions are PaneActions') ------------------------------------
     @on(ReceiverPane.PauseToggled)
     def _pause_toggled(self, event: ReceiverPane.PauseToggled) -> None:
         self.toggle_pause(event.pane)
@@ -280,48 +219,6 @@ class FanoutApp(App[None]):
         if pane is None:
             return self._warn("No receiver to export.")
         export_in_background(self, pane)
-
-    # Publish properties and bursts -----------------------------------------------
-    def action_properties(self) -> None:
-        def chosen(props: MessageProperties | None) -> None:
-            if props is not None:
-                self.dashboard.set_properties(props)
-                self.query_one(ResultLine).show(
-                    f"next publishes: {summarize_publish_properties(props)}", ""
-                )
-
-        self.push_screen(PropertiesScreen(self.dashboard.publisher.properties), chosen)
-
-    def action_burst(self) -> None:
-        self._show_burst()  # a burst that just finished is wrapped up first
-        if self.dashboard.burst is not None:
-            self.notify("A burst is running; Escape cancels it.", markup=False)
-            return
-        keyed = self.dashboard.exchange_type in ("direct", "topic")
-        key = self.query_one(RoutingKeyInput).key if keyed else None
-        self.push_screen(BurstScreen(self.query_one(PublishInput).value, key), self._start_burst)
-
-    def _start_burst(self, request: BurstRequest | None) -> None:
-        if request is None:
-            return
-        self.dashboard.start_burst(request.count, request.text, request.rate, request.routing_key)
-        self.query_one(BurstBar).start(request.count)
-        self._show_burst()
-        self.refresh_bindings()
-
-    def _show_burst(self) -> None:
-        """The progress bar, once a second; the record is kept current every drain."""
-        self._sync_burst()
-        self.query_one(BurstBar).show(self.dashboard.burst)
-
-    def _sync_burst(self) -> None:
-        if self.dashboard.sync_burst():
-            self.query_one(BurstBar).finish()
-            self.refresh_bindings()
-            self.tracking.show_result()  # the outcome at once, not at the next redraw
-
-    def action_cancel_burst(self) -> None:
-        self.dashboard.cancel_burst()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_burst":
