@@ -1,9 +1,10 @@
 """A pane's lines, newest at the bottom: styled only when they reach the screen.
 
-Rendering is the expensive part of the dashboard (docs/architecture.md, "From the broker to the screen"), and under a
-burst every millisecond the UI thread holds the GIL is taken from the consumer
-threads. So arriving deliveries are only appended to a bounded deque; a line is
-turned into a pre-styled ``Strip`` the first time it is on screen, and cached.
+Rendering is the expensive part of the dashboard (docs/architecture.md, "From
+the broker to the screen"), and under a burst every millisecond the UI thread
+holds the GIL is taken from the consumer threads. So arriving deliveries are
+only appended to a bounded deque; a line is turned into a pre-styled ``Strip``
+the first time it is on screen, and cached.
 Most lines of a burst scroll past unseen and are never styled at all.
 """
 
