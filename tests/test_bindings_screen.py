@@ -88,20 +88,26 @@ async def test_without_the_api_it_says_why_and_lists_its_own_bindings() -> None:
     )
     evil = "[@click=app.quit]amq.gen-x[/]\x1b[2J"
     own = {"amq.gen-AAA": "R1", evil: "R2"}
-    screen = BindingsScreen("logs", settings, lambda: own, refresh_interval=0.3)
+    keys = {"amq.gen-AAA": ["kern.*", "*.critical"], evil: [""]}
+    screen = BindingsScreen(
+        "logs", settings, lambda: own, refresh_interval=0.3, own_bindings=lambda: keys
+    )
     app = Host(screen)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: screen.refreshes >= 1)
         assert screen.note == (
             f"management API not reachable at http://guest@127.0.0.1:{port}: connection refused "
-            "(is the rabbitmq_management plugin enabled?); showing this app's own bindings"
+            "(is the rabbitmq_management plugin enabled?); showing only this app's own "
+            "bindings (other programs' bindings are not visible without it)"
         )
         assert "Hush-Pw-7" not in screen.note
         assert shown(screen, "#bindings-note") == screen.note
         assert screen.query_one("#bindings-note").display
+        # Each binding with the key it was made with, never the queue's name.
         assert table_rows(screen) == [
-            ("logs", "amq.gen-AAA", "amq.gen-AAA", "R1"),
-            ("logs", sanitize(evil), sanitize(evil), "R2"),
+            ("logs", "amq.gen-AAA", "kern.*", "R1"),
+            ("logs", "amq.gen-AAA", "*.critical", "R1"),
+            ("logs", sanitize(evil), "", "R2"),
         ]
         assert "\\x1b" in sanitize(evil)
         # Keeps trying: a later refresh happens and the panel stays open.
@@ -131,7 +137,7 @@ async def test_markup_in_the_exchange_name_is_not_parsed() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: screen.refreshes >= 1)
         assert exchange in shown(screen, "#bindings-title")
-        assert table_rows(screen) == [(exchange, "q1", "q1", "R1")]
+        assert table_rows(screen) == [(exchange, "q1", "", "R1")]  # bound with the empty key
 
 
 async def test_with_several_nodes_it_names_the_node_each_queue_lives_on(

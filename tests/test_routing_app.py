@@ -3,6 +3,7 @@ who was expected to get each message against who did (a real broker)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import urllib.request
@@ -21,6 +22,7 @@ from textual.widgets import Input, Label
 from fanout_tui.model.receiver_spec import parse_spec
 from fanout_tui.model.states import WorkerState
 from fanout_tui.ui.app import FanoutApp
+from fanout_tui.ui.screens.bindings import BindingsScreen
 from fanout_tui.ui.screens.forms import BurstScreen
 from fanout_tui.ui.widgets.publish_input import PublishInput, RoutingKeyInput
 
@@ -251,3 +253,33 @@ async def test_a_burst_publishes_with_the_key_field_s_key_and_says_who_does_not_
         assert "R2 0/" not in result_text(app)
         assert all(d.routing_key == "a.x" for d in matching.deliveries())
         assert other.received == 0
+
+
+async def test_without_the_api_the_bindings_screen_shows_the_keys_the_broker_has(
+    broker_url: str, broker_node: Any, topic_exchange: str
+) -> None:
+    kinds = patterns("kern.*;*.critical", "app.*")
+    async with running_app(broker_url, exchange=topic_exchange, **kinds) as (app, pilot):
+        await until(pilot, lambda: "(topic)" in status_text(app), what="the header names topic")
+        await pilot.press("ctrl+b")
+        screen = app.screen
+        assert isinstance(screen, BindingsScreen)
+        await until(pilot, lambda: screen.refreshes >= 1)
+        assert "not reachable" in screen.note and "not visible" in screen.note
+        listing = await asyncio.to_thread(
+            broker_node.rabbitctl_output,
+            "list_bindings",
+            "source_name",
+            "destination_name",
+            "routing_key",
+            "--quiet",
+            "--no-table-headers",
+        )
+        on_broker = {
+            tuple(line.split("\t")[1:3])
+            for line in str(listing).splitlines()
+            if line.split("\t")[0] == topic_exchange
+        }
+        shown = {(row[1], row[2]) for row in screen.rows}
+        assert len(on_broker) == 3
+        assert shown == on_broker

@@ -26,6 +26,7 @@ from ..present.outcomes import (
 )
 from ..settings import MAX_RECEIVERS, Settings
 from ..transport.depth import Depth, QueueDepths
+from ..transport.queues import bindings
 from ..transport.receiver import ReceiverWorker
 from ..transport.worker import Worker
 from .publishing import Publishing
@@ -221,6 +222,24 @@ class Dashboard(Publishing):
         receiver.spec = spec
         receiver.worker.set_bindings(spec)
         self.retitle()
+
+    def own_bindings(self) -> dict[str, list[str]]:
+        """Each queue's bindings as this app made them: the routing key of each
+        (a headers binding's ``x-match`` and pairs in its place); a work queue's
+        are every one of its panes' (a binding belongs to the queue)."""
+        out: dict[str, list[str]] = {}
+        for receiver in self.receivers:
+            queue = receiver.state.queue
+            if not queue:
+                continue
+            keys = out.setdefault(queue, [])
+            for binding in bindings(self.exchange_type, receiver.spec):
+                arguments = binding.get("arguments")
+                key = ", ".join(f"{k}={v}" for k, v in arguments.items()) if arguments else ""
+                key = key or binding["routing_key"]
+                if key not in keys:
+                    keys.append(key)
+        return out
 
     def receiver_views(self) -> dict[int, ReceiverView]:
         """Every receiver as last reported: what tracking compares with.

@@ -199,6 +199,7 @@ class FanoutApp(PaneActions, PublishActions):
             self._own_queues,
             labels=self.labels,
             show_nodes=len(self.dashboard.broker.urls) > 1,
+            own_bindings=self.dashboard.own_bindings,
         )
         self.push_screen(screen)
 

@@ -43,6 +43,9 @@ NOT_OURS = "not this app's"
 NAME_LIMIT = 120  # characters of a name shown in a cell
 
 OwnQueues = Callable[[], dict[str, str]]
+# This app's own bindings: queue -> the routing key of each binding it made
+# (a headers binding's arguments written in its place), in pane order.
+OwnBindings = Callable[[], dict[str, list[str]]]
 
 
 @dataclass(frozen=True)
@@ -81,12 +84,14 @@ class BindingsScreen(ModalScreen[None]):
         timeout: float = FETCH_TIMEOUT,
         labels: Labels | None = None,
         show_nodes: bool = False,
+        own_bindings: OwnBindings | None = None,
     ) -> None:
         super().__init__()
         self.labels = labels or Labels()  # how queues, URLs and times are written
         self.exchange = exchange
         self.management = management
         self.own_queues = own_queues
+        self.own_bindings = own_bindings
         self.refresh_interval = refresh_interval
         self.timeout = timeout
         # A node column (which node each queue lives on) when the app knows
@@ -181,10 +186,15 @@ class BindingsScreen(ModalScreen[None]):
     def _rows(self, fetched: _Fetched) -> list[tuple[str, str, str, str]]:
         own = fetched.own
         if fetched.bindings is None:
-            # Fallback: the receivers bind with queue_bind(queue=..., exchange=...)
-            # and no routing key, for which pika sends the queue's name (as the
-            # tutorial's receive_logs.py does); the API would show the same.
-            return [(self.exchange, queue, queue, label) for queue, label in own.items()]
+            # Fallback: only what this app bound, one row per binding, with the
+            # key it bound with (read now, on the UI thread). Other programs'
+            # bindings cannot be seen without the API; the note says so.
+            keys = self.own_bindings() if self.own_bindings is not None else {}
+            return [
+                (self.exchange, queue, key, label)
+                for queue, label in own.items()
+                for key in keys.get(queue, [""])
+            ]
         ours: list[tuple[str, str, str, str]] = []
         others: list[tuple[str, str, str, str]] = []
         for binding in fetched.bindings:
@@ -240,7 +250,8 @@ class BindingsScreen(ModalScreen[None]):
             self.note = (
                 f"management API {'at' if fetched.answered else 'not reachable at'} {shown_url}"
                 f"{' refused' if fetched.answered else ''}: "
-                f"{sanitize(fetched.reason, 300)}; showing this app's own bindings"
+                f"{sanitize(fetched.reason, 300)}; showing only this app's own bindings "
+                "(other programs' bindings are not visible without it)"
             )
             status.update(Content(f"{count} of this app · updated {updated}"))
         else:
