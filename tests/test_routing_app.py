@@ -283,3 +283,40 @@ async def test_without_the_api_the_bindings_screen_shows_the_keys_the_broker_has
         shown = {(row[1], row[2]) for row in screen.rows}
         assert len(on_broker) == 3
         assert shown == on_broker
+
+
+def queue_keys(node: Any, exchange: str, queue: str) -> set[str]:
+    """The routing keys ``queue`` is bound to ``exchange`` with, as rabbitmqctl says."""
+    listing = node.rabbitctl_output(
+        "list_bindings",
+        "source_name",
+        "destination_name",
+        "routing_key",
+        "--quiet",
+        "--no-table-headers",
+    )
+    rows = [line.split("\t") for line in str(listing).splitlines()]
+    return {row[2] for row in rows if row[:2] == [exchange, queue]}
+
+
+async def test_an_edit_on_one_pane_of_a_work_queue_is_the_queue_s_and_every_title_says_so(
+    broker_url: str, broker_node: Any, topic_exchange: str
+) -> None:
+    name = f"jobs-{uuid.uuid4().hex[:8]}"
+    specs = tuple(parse_spec(f"shared:name={name},keys=a.*") for _ in range(2))
+    kinds = {"receivers": 2, "receiver_specs": specs}
+    async with running_app(broker_url, exchange=topic_exchange, **kinds) as (app, pilot):
+        first, second = app.panes
+        assert await asyncio.to_thread(queue_keys, broker_node, topic_exchange, name) == {"a.*"}
+        receiver = first.receiver
+        app.dashboard.edit_bindings(receiver, receiver.spec.with_bindings(("b.*",), "all", ()))
+        await until(
+            pilot, lambda: has_line(first, "bindings now") and has_line(second, "bindings now")
+        )
+        # Longer than a topology check: no pane binds back what the queue no longer has.
+        await pilot.pause(4.0)
+        assert await asyncio.to_thread(queue_keys, broker_node, topic_exchange, name) == {"b.*"}
+        for pane in (first, second):
+            assert "b.*" in str(pane.border_title) and "a.*" not in str(pane.border_title)
+        await publish_keyed(app, pilot, "b.x", "to the queue")
+        await until(pilot, lambda: len(first.deliveries()) + len(second.deliveries()) == 1)

@@ -216,12 +216,26 @@ class Dashboard(Publishing):
         """The exchange's type became known (or changed) since the titles were made."""
         return self._titled_type != self.exchange_type
 
-    def edit_bindings(self, receiver: Receiver, spec: ReceiverSpec) -> None:
+    def edit_bindings(self, receiver: Receiver, spec: ReceiverSpec) -> list[Receiver]:
         """Bind ``receiver``'s queue as ``spec`` says, keeping the queue; what is
-        expected from the next message on, and its title, follow the new spec."""
-        receiver.spec = spec
-        receiver.worker.set_bindings(spec)
+        expected from the next message on, and its title, follow the new spec.
+
+        A binding belongs to the queue, not to a pane: on a work queue the edit
+        is every one of its panes' (else one pane would unbind what the others
+        still claim, and they would bind it again), so every title says what
+        the queue is bound to. Each worker binds what is new before it unbinds
+        what is gone. The receivers whose bindings changed, the edited first.
+        """
+        changed = [receiver, *self._sharing(receiver)]
+        for each in changed:
+            each.spec = (
+                spec
+                if each is receiver
+                else each.spec.with_bindings(spec.keys, spec.match, spec.headers)
+            )
+            each.worker.set_bindings(each.spec)
         self.retitle()
+        return changed
 
     def own_bindings(self) -> dict[str, list[str]]:
         """Each queue's bindings as this app made them: the routing key of each

@@ -56,8 +56,10 @@ class PaneActions(App[None]):
         def chosen(spec: ReceiverSpec | None) -> None:
             # The pane may have gone while the form was open: nothing to re-bind.
             if spec is not None and receiver in self.dashboard.receivers:
-                self.dashboard.edit_bindings(receiver, spec)
-                pane.update_titles()
+                changed = self.dashboard.edit_bindings(receiver, spec)
+                for each in self.grid.panes:  # a work queue's panes change together
+                    if each.receiver in changed:
+                        each.update_titles()
 
         screen = BindingsFormScreen(receiver.spec, receiver.label, self.dashboard.exchange_type)
         self.push_screen(screen, chosen)
