@@ -69,7 +69,7 @@ async def test_kinds_side_by_side_across_pulled_connections(fault_node: Any, exc
             await type_and_publish(pilot, f"before {n}")
         await until(pilot, lambda: len(bodies(durable)) == 10 and len(bodies(stream)) == 10)
         await until(pilot, lambda: len(bodies(shared_a)) + len(bodies(shared_b)) == 10)
-        assert "2/2 subscribers" not in result_text(app)
+        assert "2/2 receivers" not in result_text(app)
         assert "5/5" not in result_text(app)  # the work queue is one subscriber: 4 of them
 
         await asyncio.to_thread(fault_node.rabbitctl_output, "close_all_connections", "test")

@@ -123,7 +123,7 @@ def test_a_work_queue_counts_as_one_subscriber_and_names_who_took_it() -> None:
     tracker.received(4, 12, 0.002)
     tracker.confirmed(12, Outcome.ROUTED)
     assert summarize(message, receivers, LOGS) == (
-        "#12 \"job\" → 2/2 subscribers, slowest 2.0 ms (work queue 'jobs' → R4)"
+        "#12 \"job\" → 2/2 receivers, slowest 2.0 ms (work queue 'jobs' → R4)"
     )
 
 

@@ -100,7 +100,7 @@ def severity(record: TrackedMessage | TrackedBurst) -> str:
     outcome = record.outcome
     if outcome in (Outcome.FAILED, Outcome.NACKED):
         return "error"
-    wanted, reached = subscribers(record)
+    wanted, reached = receivers_of(record)
     if outcome is Outcome.UNROUTABLE or (outcome in UNCONFIRMED and not reached):
         return "warning"
     if outcome is Outcome.PUBLISHING:
@@ -108,9 +108,9 @@ def severity(record: TrackedMessage | TrackedBurst) -> str:
     return "warning" if len(reached) < len(wanted) else "ok"
 
 
-def subscribers(message: TrackedMessage) -> tuple[list[list[int]], list[list[int]]]:
-    """The subscribers a message was for and those that got it, each a list of
-    panes: a work queue's panes are one subscriber, as its copy goes to one of
+def receivers_of(message: TrackedMessage) -> tuple[list[list[int]], list[list[int]]]:
+    """The receivers a message was for and those that got it, each a list of
+    panes: a work queue's panes are one receiver, as its copy goes to one of
     them; panes its routing key does not match are left out."""
     shared = shared_queues(message.receivers)
     in_shared = {n for numbers in shared.values() for n in numbers}
@@ -187,7 +187,8 @@ def summarize(
     """The result line for one message.
 
     ``#12 "hello" → 3/4 receivers, slowest 3.1 ms · R2 paused, waiting in its queue``;
-    a work queue counts as one subscriber: ``→ 3/3 subscribers (work queue 'jobs' → R4)``;
+    a work queue counts as one receiver, as one copy goes to one of its panes:
+    ``→ 3/3 receivers (work queue 'jobs' → R4)``;
     routed: ``#12 kern.critical "x" → 2/2 expected (R1 kern.*, R3 *.critical) · R2 not
     matching (app.*)``.
     """
@@ -202,14 +203,14 @@ def summarize(
         if message.outcome is Outcome.UNROUTABLE and routed and not reason:
             reason = f"no binding matches routing key {message.routing_key!r}"
         return f"{head} {describe_outcome(message.outcome, routing.exchange, reason)}"
-    wanted, reached = subscribers(message)
+    wanted, reached = receivers_of(message)
     shared = shared_queues(message.receivers)
     in_shared = {n: queue for queue, numbers in shared.items() for n in numbers}
     if message.expected is not None:
         noun = "expected"
     else:
-        noun = "subscribers" if shared else "receivers"
-        noun = noun if len(wanted) != 1 else noun[:-1]
+        # One word for one thing, as the header says: a work queue is one receiver.
+        noun = "receivers" if len(wanted) != 1 else "receiver"
     text = f"{head} {len(reached)}/{len(wanted)} {noun}"
     slowest = message.slowest
     if slowest is not None:
