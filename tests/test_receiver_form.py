@@ -287,3 +287,24 @@ async def test_edit_bindings_from_the_input_targets_the_newest_pane(broker_url: 
         await until(pilot, lambda: form_title(app.screen) == "Bindings of R2")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, BindingsFormScreen))
+
+
+@pytest.mark.parametrize(
+    ("exchange_type", "offered", "headers"),
+    [
+        ("fanout", set(), False),
+        ("direct", {"keys"}, False),
+        ("topic", {"keys"}, False),
+        ("headers", {"match"}, True),
+        ("", {"keys", "match"}, True),
+    ],
+)
+async def test_only_the_routing_fields_the_exchange_uses_are_offered(
+    exchange_type: str, offered: set[str], headers: bool
+) -> None:
+    form = ReceiverFormScreen(exchange_type)
+    async with FormHost(form).run_test(size=(100, 40)) as pilot:
+        await choose_kind(pilot, form, "exclusive")
+        shown = {key for key in ("keys", "match") if form.query_one(f"#row-{key}").display}
+        assert shown == offered
+        assert form.query_one("#row-headers").display is headers

@@ -45,7 +45,7 @@ class PaneActions(App[None]):
             if spec is not None:
                 self.add_receiver(spec)
 
-        self.push_screen(ReceiverFormScreen(), chosen)
+        self.push_screen(ReceiverFormScreen(self.dashboard.exchange_type), chosen)
 
     def action_edit_bindings(self) -> None:
         pane = self.grid.target(self.focused)

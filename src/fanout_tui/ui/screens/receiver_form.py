@@ -147,17 +147,30 @@ class _SpecForm(_Form):
         self.dismiss(spec)
 
 
+# The routing fields each exchange type ignores: a fanout routes by nothing, a
+# direct or topic exchange by key alone, a headers exchange by headers alone.
+_UNUSED_BY = {
+    "fanout": frozenset({"keys", "match", "headers"}),
+    "direct": frozenset({"match", "headers"}),
+    "topic": frozenset({"match", "headers"}),
+    "headers": frozenset({"keys"}),
+}
+
+
 class ReceiverFormScreen(_SpecForm):
     """Ask for a receiver's kind and spec keys; dismissed with a ReceiverSpec."""
 
     DEFAULT_CSS = _CSS
     ALL_KEYS = SPEC_KEYS
 
-    def __init__(self) -> None:
+    def __init__(self, exchange_type: str = "") -> None:
+        """``exchange_type``: the exchange's, when known; the routing fields it
+        does not use are not offered ("" while unknown: all of them are)."""
         super().__init__()
         # The spec text as the fields last wrote it: a different value in the
         # spec input was typed or pasted there, and is what Add takes.
         self._written = "exclusive"
+        self._unused = _UNUSED_BY.get(exchange_type, frozenset())
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form receiver-form"):
@@ -177,7 +190,7 @@ class ReceiverFormScreen(_SpecForm):
                     with Horizontal(classes="form-row", id=f"row-{key}"):
                         yield Label(key, classes="form-key")
                         yield _field(key)
-                with Horizontal(classes="form-row"):
+                with Horizontal(classes="form-row", id="row-headers"):
                     yield Label("headers", classes="form-key")
                     yield Input("", placeholder=HEADERS_HINT, compact=True, id="rf-headers")
             yield Label("As a spec (paste one here; it is what --receiver takes)")
@@ -194,9 +207,10 @@ class ReceiverFormScreen(_SpecForm):
 
     def _show_fields(self) -> None:
         """Only the keys the chosen kind takes (what the parser would accept)."""
-        offered = keys_for(self.kind)
+        offered = self._offered()
         for key in self.ALL_KEYS:
             self.query_one(f"#row-{key}").display = key in offered
+        self.query_one("#row-headers").display = "headers" not in self._unused
         self.query_one("#rf-kind-note", Label).update(KIND_NOTES[self.kind])
         self._fit_fields()
 
@@ -208,19 +222,24 @@ class ReceiverFormScreen(_SpecForm):
         rest of the form (they scroll). Set here, not as height: auto with a
         max-height, since Textual sizes an auto-height form by its child's
         height before that child's max-height, and the form would overflow."""
-        rows = len(keys_for(self.kind)) + 4  # kind, its note (up to 2 lines), headers
+        rows = len(self._offered()) + 4  # kind, its note (up to 2 lines), headers
         room = self.size.height - _FORM_ROWS
         self.query_one(".form-fields").styles.height = max(3, min(rows, room))
+
+    def _offered(self) -> tuple[str, ...]:
+        """The keys the chosen kind takes, less the routing ones the exchange ignores."""
+        return tuple(key for key in keys_for(self.kind) if key not in self._unused)
 
     def values(self) -> dict[str, str]:
         """The kind's filled-in fields as spec keys (``h.NAME`` for header pairs)."""
         values: dict[str, str] = {}
-        for key in keys_for(self.kind):
+        for key in self._offered():
             widget = self.query_one(f"#rf-{key}")
             value = _value(widget) if isinstance(widget, Input | Select) else ""
             if value:
                 values[key] = value
-        for name, value in parse_pairs(self.query_one("#rf-headers", Input).value).items():
+        headers = "" if "headers" in self._unused else self.query_one("#rf-headers", Input).value
+        for name, value in parse_pairs(headers).items():
             values[f"h.{name}"] = value
         return values
 
