@@ -347,7 +347,7 @@ async def test_a_click_on_a_panes_state_pauses_and_resumes_it(broker_url: str) -
     async with running_app(broker_url, receivers=2) as (app, pilot):
         r1 = pane(app, 1)
         await until(pilot, lambda: r1.outer_size.height > 2)  # laid out, not just consuming
-        # The state sits at the right end of the bottom border: "… · 0/s · ‖ ─╯".
+        # The state sits at the right end of the bottom border: "… · consuming ‖ pause ─╯".
         state_at = (r1.outer_size.width - 4, r1.outer_size.height - 1)
         await pilot.click(r1, offset=state_at)
         await until(pilot, lambda: r1.state.state is WorkerState.PAUSED)

@@ -25,8 +25,8 @@ def stats_text(pane: ReceiverPane) -> str:
 
 
 def last_latency_seconds(text: str) -> float:
-    """The first figure of the stats line (``12 ms · p50 …``) in seconds."""
-    match = re.match(r"\s*([\d,.]+) (ms|s) ·", text)
+    """The first figure of the stats line (``last 12 ms · p50 …``) in seconds."""
+    match = re.match(r"\s*last ([\d,.]+) (ms|s) ·", text)
     assert match, text
     value = float(match.group(1).replace(",", ""))
     return value / 1000 if match.group(2) == "ms" else value

@@ -191,7 +191,7 @@ class Dashboard(Publishing):
         receiver.worker.set_paused(not receiver.worker.pause_requested)
 
     def retitle(self) -> None:
-        """Every pane's title words: its kind and what differs from the default,
+        """Every pane's title words: its kind and what differs from its default,
         its place in a work queue (``shared 'jobs' · 1 of 3``), and its bindings
         on an exchange that routes. Called when receivers or the type change."""
         exchange_type = self.exchange_type
@@ -201,7 +201,7 @@ class Dashboard(Publishing):
                 groups.setdefault(receiver.spec.name, []).append(receiver)
         for receiver in self.receivers:
             spec = receiver.spec
-            words = [spec.describe()] if spec != ReceiverSpec() else []
+            words = [spec.describe()]  # the kind always: the title says what the pane is
             group = groups.get(spec.name) if spec.kind == "shared" else None
             if group:
                 words.append(f"{group.index(receiver) + 1} of {len(group)}")

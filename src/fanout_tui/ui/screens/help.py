@@ -65,6 +65,22 @@ TYPES_LESSON = (
 )
 
 
+# Every glyph and abbreviation a pane shows, where it stands.
+LEGEND = (
+    ("#12", "a line's sequence number: the 12th message this dashboard published"),
+    ("ext", "a message another program published (no stamp of this app's)"),
+    ("@340", "a stream line's offset in the stream"),
+    ("last · p50 · p99", "publish-to-receive latency: the latest, and over the last 1,000"),
+    ("N recv · N/s", "the bottom border: copies received, and the rate now"),
+    ("N queued", "messages waiting in the pane's queue (N waiting while paused)"),
+    ("(2 s ago)", "a depth reading that missed a round: how old it is"),
+    ("consuming ‖ pause", "the pane consumes; click (or space on the pane) to pause"),
+    ("paused ▶ resume", "its consumer is cancelled and the queue fills; click to resume"),
+    ("✕", "in the title: remove the pane"),
+    ("⚠", "something the broker dropped, refused or a fault: the line says which"),
+)
+
+
 def _lesson(heading: str, rows: tuple[tuple[str, str], ...]) -> ComposeResult:
     yield Static(Content.styled(heading, "bold"), classes="help-heading")
     for name, text in rows:
@@ -93,6 +109,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content(LESSON), classes="help-heading")
             yield from _lesson("Receiver kinds (Add receiver…, --receiver KIND)", KINDS_LESSON)
             yield from _lesson("Exchange types (--exchange-type)", TYPES_LESSON)
+            yield from _lesson("What the panes show", LEGEND)
             yield from _keys("Keys", APP_ACTIONS)
             yield from _keys("On a focused pane", PANE_ACTIONS)
             yield Static(Content("Press Escape to close."), classes="help-heading")

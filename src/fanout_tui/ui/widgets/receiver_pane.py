@@ -29,6 +29,9 @@ from .stats_line import RATE_HISTORY, StatsLine, percentile
 
 # Our own markup, parsed once; the clicks run the pane's actions.
 _CLOSE = Content.from_markup("[@click=close_pane]✕[/]")
+# The pause control at the end of a bound pane's bottom border, in words.
+_PAUSE = " ‖ pause "
+_RESUME = " ▶ resume "
 
 
 class ReceiverPane(CheapSubtitle, can_focus=True):
@@ -189,7 +192,7 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             return "latency: none stamped yet"
         ordered = sorted(latencies)
         return (
-            f"{ms(latencies[-1])} · p50 {ms(percentile(ordered, 0.5))} · "
+            f"last {ms(latencies[-1])} · p50 {ms(percentile(ordered, 0.5))} · "
             f"p99 {ms(percentile(ordered, 0.99))}"
         )
 
@@ -274,7 +277,7 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             # The depth whenever the queue holds messages: a slow consumer's backlog.
             depth = self.depth
             queued = f" · {depth:,} queued{self._depth_old}" if depth else ""
-            subtitle = f"{counts} · {self.labels.rate(self._rate)}{queued} · ‖"
+            subtitle = f"{counts} · {self.labels.rate(self._rate)}{queued} · consuming{_PAUSE}"
         elif state is WorkerState.PAUSED:
             # The receiver's own reading while paused comes as a state change, at
             # once; the once-a-second depth only until the first arrives.
@@ -282,7 +285,7 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             waiting = own if own is not None else self.depth
             old = self._depth_old if own is None else ""
             shown = "…" if waiting is None else f"{waiting:,}{old}"
-            subtitle = f"{counts} · paused · {shown} waiting · ▶"
+            subtitle = f"{counts} · paused · {shown} waiting{_RESUME}"
         elif state is WorkerState.RECONNECTING:
             subtitle = f"{counts} · reconnecting (attempt {self.state.attempt})"
         elif state is WorkerState.FAILED:
@@ -297,8 +300,13 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             self._subtitle = subtitle
             content = Content(subtitle)
             if state in (WorkerState.CONSUMING, WorkerState.PAUSED):
-                # The state is a control: a click pauses or resumes.
+                # The state is a control: a click pauses or resumes; the words
+                # at its end say which, drawn as a control.
                 content = content.stylize("@click=toggle_pause", 0, len(subtitle))
+                control = _PAUSE if state is WorkerState.CONSUMING else _RESUME
+                at = subtitle.rfind(control)
+                if at >= 0:
+                    content = content.stylize("bold reverse", at + 1, at + len(control))
             # The count changes on every paint; only the bottom row shows it.
             self.set_subtitle(content)
         classes = (state is WorkerState.PAUSED, state is not WorkerState.CONSUMING)
