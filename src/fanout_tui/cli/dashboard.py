@@ -23,6 +23,8 @@ def add_serve_parser(sub: argparse._SubParsersAction[Parser]) -> None:
         description="Serve the dashboard over HTTP: every browser tab gets a dashboard of "
         "its own, with its own receivers and queues. There is no login: anyone who can "
         "reach the port can publish with the configured broker credentials.",
+        epilog="exit codes: 0 after SIGINT, SIGTERM or SIGHUP (every session ended); 1 "
+        "when it cannot listen; 2 bad input.",
     )
     add_broker_options(srv)
     add_dashboard_options(srv)

@@ -24,6 +24,8 @@ def add_listen_parser(sub: argparse._SubParsersAction[Parser]) -> None:
         description="Bind a server-named exclusive queue to the exchange and print every "
         "message as it arrives, like the tutorial's receive_logs.py (and, with --key, "
         "receive_logs_direct.py and receive_logs_topic.py).",
+        epilog="exit codes: 0 after --count messages; 130 Ctrl+C; 1 broker error (at "
+        "start, or a lost connection with --no-reconnect); 2 bad input.",
     )
     add_broker_options(lis)
     lis.add_argument("--count", type=non_negative, metavar="N", help="stop after N messages")

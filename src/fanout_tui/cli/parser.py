@@ -16,6 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="fanout-tui",
         description="Watch a RabbitMQ fanout exchange deliver every message to every queue.",
+        epilog="exit codes (the dashboard): 0; 2 bad input; on SIGINT, SIGTERM or SIGHUP it "
+        "quits as ctrl+q does and exits 128 + the signal's number: 130, 143, 129. Each "
+        "command's --help gives its own.",
     )
     parser.add_argument("--version", action="version", version=f"fanout-tui {__version__}")
     add_broker_options(parser)

@@ -26,8 +26,12 @@ def add_publish_parser(sub: argparse._SubParsersAction[Parser]) -> None:
         "publish",
         help="publish one message to the exchange and wait for the broker's confirm",
         description="Publish one message (the words joined by spaces, like the tutorial's "
-        "emit_log.py). Exits 0 when routed, 3 when no queue is bound (or no binding matches), "
-        "4 when nacked.",
+        "emit_log.py) and wait for the broker's confirm.",
+        epilog=f"exit codes: 0 routed; 3 unroutable (no queue is bound, or no binding "
+        f"matches); 4 nacked; 5 held or unknown (written, no confirm within "
+        f"{CONFIRM_WAIT:g} s: it may still be routed, so do not blindly resend); 1 broker "
+        "error, or not sent; 2 bad input; 130 Ctrl+C. With --lines, the first message not "
+        "routed ends it, with its code.",
     )
     add_broker_options(pub)
     pub.add_argument("--content-type", default="text/plain", help="default text/plain")
@@ -53,6 +57,13 @@ def add_publish_parser(sub: argparse._SubParsersAction[Parser]) -> None:
         help="with the message '-': publish each line of standard input as one message",
     )
     pub.add_argument(
+        "--keep-newline",
+        action="store_true",
+        help="with the message '-': keep standard input's final newline; by default one "
+        "final newline is stripped, as a shell's $(...) strips it (echo '{...}' | "
+        "fanout-tui publish - sends the JSON alone)",
+    )
+    pub.add_argument(
         "message",
         nargs="*",
         help=f"the message (default {TUTORIAL_MESSAGE!r}); '-' reads it from standard input",
@@ -63,16 +74,31 @@ def messages(args: argparse.Namespace) -> list[bytes] | str:
     """The bodies to publish, or why the arguments cannot give any (a usage error).
 
     ``-`` alone reads standard input, as command-line tools do: all of it as one
-    message, or with ``--lines`` one message per line (without its newline).
+    message, less one final newline (``echo`` adds it; ``--keep-newline`` keeps
+    it), or with ``--lines`` one message per line (without its newline).
     """
+    if args.lines and args.keep_newline:
+        return "--keep-newline is for one message; --lines strips every line's newline"
     if args.message == ["-"]:
         data = sys.stdin.buffer.read()
-        if not args.lines:
+        if args.lines:
+            return [line.removesuffix(b"\r") for line in data.splitlines()]
+        if args.keep_newline:
             return [data]
-        return [line.removesuffix(b"\r") for line in data.splitlines()]
+        return [strip_final_newline(data)]
     if args.lines:
         return "--lines needs the message '-' (one message per line of standard input)"
+    if args.keep_newline:
+        return "--keep-newline needs the message '-' (words on the command line have none)"
     return [(" ".join(args.message) or TUTORIAL_MESSAGE).encode("utf-8")]
+
+
+def strip_final_newline(data: bytes) -> bytes:
+    """``data`` less one final newline (``\\n`` or ``\\r\\n``): the one ``echo``
+    and most editors end a file with, which is not part of the message."""
+    if data.endswith(b"\r\n"):
+        return data[:-2]
+    return data.removesuffix(b"\n")
 
 
 def run_publish(broker: BrokerSettings, args: argparse.Namespace) -> int:
