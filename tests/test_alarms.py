@@ -33,6 +33,7 @@ from test_app import (
 from textual.widgets import Input, Static
 
 from fanout_tui import cli
+from fanout_tui.cli import publish as cli_publish
 from fanout_tui.ui.screens.forms import BurstScreen
 
 pytestmark = pytest.mark.timeout(120)
@@ -116,7 +117,7 @@ def test_cli_publish_held_by_an_alarm_exits_5_and_is_delivered_later(
         channel.exchange_declare(exchange, "fanout")
         queue = channel.queue_declare("", exclusive=True).method.queue
         channel.queue_bind(queue, exchange)
-        monkeypatch.setattr(cli, "CONFIRM_WAIT", 1.0)
+        monkeypatch.setattr(cli_publish, "CONFIRM_WAIT", 1.0)
         with memory_alarm(fault_node):
             code = cli.main(["publish", "--url", url, "--exchange", exchange, "held from cli"])
         assert code == cli.EXIT_UNCONFIRMED

@@ -482,6 +482,37 @@ def test_help_names_the_management_url() -> None:
     assert "--spread" in result.stdout
 
 
+README = Path(__file__).parent.parent / "README.md"
+# An exit code in a list: at the start, or after ", ", ": " or "; " (not "within 10 s").
+EXIT_CODE = re.compile(r"(?:^|, |: |; )(\d+)\b(?! s\b)")
+
+
+def readme_exit_codes(command: str) -> set[str]:
+    """The exit codes the README's command table gives ``command``."""
+    row = next(
+        line for line in README.read_text().splitlines() if line.startswith(f"| `{command}` |")
+    )
+    codes = set(EXIT_CODE.findall(row.split(" | ")[2]))
+    assert "0" in codes, row
+    return codes
+
+
+@pytest.mark.parametrize(
+    "command", ["fanout-tui", "fanout-tui publish", "fanout-tui listen", "fanout-tui serve"]
+)
+def test_help_lists_every_exit_code_the_readme_gives(command: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fanout_tui", *command.split()[1:], "--help"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())  # argparse wraps the lines
+    listed = text.partition("exit codes")[2]
+    assert readme_exit_codes(command) <= set(EXIT_CODE.findall(listed)), text
+
+
 def test_a_bad_heartbeat_flag_is_a_usage_error(cli_env: dict[str, str]) -> None:
     result = run_cli(cli_env, "--heartbeat", "4000")
     line = assert_one_line_error(result, 2)
@@ -685,7 +716,7 @@ def test_publish_dash_reads_the_message_from_standard_input(
     result = subprocess.run([*args, "--exchange", exchange, "-"], input=b"one\ntwo\n", **run)
     assert result.returncode == 0, result.stderr
     [(_, _, body)] = consume(pika_connection, channel, queue)
-    assert body == b"one\ntwo\n"
+    assert body == b"one\ntwo"  # one final newline stripped, as $(...) does
     result = subprocess.run(
         [*args, "--exchange", exchange, "--lines", "-"], input=b"one\ntwo\n", **run
     )
@@ -693,6 +724,34 @@ def test_publish_dash_reads_the_message_from_standard_input(
     assert [b for _, _, b in consume(pika_connection, channel, queue, count=2)] == [b"one", b"two"]
     line = assert_one_line_error(run_cli(cli_env, "publish", "--lines", "words"), 2)
     assert "'-'" in line
+
+
+def test_publish_dash_strips_one_final_newline_unless_asked_to_keep_it(
+    cli_env: dict[str, str], broker_url: str, exchange: str, pika_connection: Any
+) -> None:
+    """``echo '{"k":"v"}' | fanout-tui publish -`` publishes the JSON, not the
+    newline echo adds; --keep-newline publishes standard input as it is."""
+    channel, queue = bind_tutorial_queue(pika_connection, exchange)
+    args = [sys.executable, "-m", "fanout_tui", "publish", "--url", broker_url, "--exchange"]
+    run = dict(env=cli_env, capture_output=True, timeout=TIMEOUT)
+    sent = []
+    for extra, given in [
+        ([], b'{"k":"v"}\n'),
+        ([], b"windows\r\n"),
+        ([], b"two blank\n\n"),  # only one is the file's end; the blank line is the message's
+        ([], b"no newline"),
+        (["--keep-newline"], b'{"k":"v"}\n'),
+    ]:
+        result = subprocess.run([*args, exchange, *extra, "-"], input=given, **run)
+        assert result.returncode == 0, result.stderr
+        sent.append(given)
+    bodies = [b for _, _, b in consume(pika_connection, channel, queue, count=len(sent))]
+    assert bodies == [b'{"k":"v"}', b"windows", b"two blank\n", b"no newline", b'{"k":"v"}\n']
+    for wrong in (["--keep-newline", "words"], ["--keep-newline", "--lines", "-"]):
+        line = assert_one_line_error(run_cli(cli_env, "publish", *wrong), 2)
+        assert "--keep-newline" in line
+    help_text = " ".join(run_cli(cli_env, "publish", "--help").stdout.split())
+    assert "--keep-newline" in help_text and "final newline is stripped" in help_text
 
 
 def test_an_oversized_content_type_is_one_short_usage_line(cli_env: dict[str, str]) -> None:

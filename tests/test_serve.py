@@ -353,7 +353,8 @@ def test_max_sessions_refuses_another_tab_and_sigterm_ends_everything(
 
 def test_another_sites_page_cannot_open_a_session(served: Served) -> None:
     """A WebSocket has no same-origin rule: the server checks Origin (and, on a
-    loopback address, the Host a rebound DNS name would bring)."""
+    loopback address, every route refuses the Host a rebound DNS name would
+    bring: tests/test_serve_hosts.py)."""
     port = urllib.parse.urlsplit(served.url).port
 
     def status(headers: dict[str, str]) -> int:
@@ -366,7 +367,7 @@ def test_another_sites_page_cannot_open_a_session(served: Served) -> None:
 
     assert status({"Origin": "https://evil.example"}) == 403
     rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
-    assert status(rebound) == 403
+    assert status(rebound) == 421  # Misdirected Request
     assert status({}) == 403  # no Origin: not a browser's page
     # The server's own origin passes the check (and then wants a WebSocket upgrade).
     assert status({"Origin": served.url}) == 400

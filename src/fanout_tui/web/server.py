@@ -1,5 +1,6 @@
-"""The web server: textual-serve's :class:`Server`, with a session limit, an
-origin check, and sessions that run without a shell and end in bounded time.
+"""The web server: textual-serve's :class:`Server`, with a session limit, a
+``Host`` check on every route (``hosts.py``), an origin check, and sessions
+that run without a shell and end in bounded time.
 
 Through its public surface: the route handlers are overridden (textual-serve
 builds its :class:`AppService` inside ``handle_websocket``, so that handler is
@@ -25,12 +26,12 @@ from aiohttp import WSMsgType, web
 from textual_serve.server import Server
 
 from ..settings import Settings
+from .hosts import host_check
 from .session import DashboardSession
 from .session_env import session_argv, session_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 WEBSOCKET_CLOSE_WAIT = 1.0  # s for a browser to answer the close of its socket
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 class DashboardServer(Server):
@@ -62,7 +63,7 @@ class DashboardServer(Server):
         self.workdir = Path(tempfile.mkdtemp(prefix="fanout-tui-serve-"))
 
     def make_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[host_check(self.host, self.given_public_url)])
         aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(self.templates_path))
         app.add_routes(
             [
@@ -101,12 +102,8 @@ class DashboardServer(Server):
         allowed = {urlsplit(self._base_url(request)).netloc.lower(), request.host.lower()}
         if urlsplit(origin).netloc.lower() not in allowed:
             return f"a page from another origin ({origin})"
-        # DNS rebinding: a foreign name pointed at 127.0.0.1 passes the check above;
-        # a server on a loopback address answers to loopback names only.
-        if not self.given_public_url and self.host in LOOPBACK_NAMES:
-            name = urlsplit(f"//{request.host}").hostname or ""
-            if name not in LOOPBACK_NAMES:
-                return f"a host name that is not this machine's ({name})"
+        # A foreign name pointed at 127.0.0.1 (DNS rebinding) passes the check
+        # above; hosts.py's check, on every route, has refused it before this.
         return None
 
     # Handlers -------------------------------------------------------------------
