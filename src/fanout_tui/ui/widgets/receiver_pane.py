@@ -29,6 +29,7 @@ from .stats_line import RATE_HISTORY, StatsLine, percentile
 
 # Our own markup, parsed once; the clicks run the pane's actions.
 _CLOSE = Content.from_markup("[@click=close_pane]✕[/]")
+_DEFAULT_KIND = "exclusive"  # the tutorial's kind, the first to give way
 # The pause control at the end of a bound pane's bottom border, in words.
 _PAUSE = " ‖ pause "
 _RESUME = " ▶ resume "
@@ -261,6 +262,11 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             spec = self.receiver.spec
             if spec.kind in ("durable", "shared") and spec.name and queue == spec.name:
                 queue = ""
+            # The whole title, however narrow the pane: on hover.
+            whole = " · ".join(p for p in (self.receiver.label, head, sanitize(queue, 255)) if p)
+            self.tooltip = Content(whole)
+            if words == _DEFAULT_KIND and room < len(words) + 3 + 12:
+                head = ""  # a narrow pane: the default kind gives way to the queue
             name = middle_ellipsis(sanitize(queue or ("" if head else "no queue"), 80), room)
             if head:
                 head = middle_ellipsis(head, max(8, room - min(len(name), 12)))
