@@ -8,7 +8,12 @@ import argparse
 import gc
 
 from ..settings import Settings
-from .options import Parser, add_broker_options, add_dashboard_options, add_serve_options
+from .options import (
+    Subcommands,
+    add_broker_options,
+    add_dashboard_options,
+    add_serve_options,
+)
 
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections (default 700)
 
@@ -16,7 +21,7 @@ GC_YOUNG_THRESHOLD = 20_000  # allocations between young-generation collections 
 SECRET_OPTIONS = frozenset({"url", "management_url"})
 
 
-def add_serve_parser(sub: argparse._SubParsersAction[Parser]) -> None:
+def add_serve_parser(sub: Subcommands) -> None:
     srv = sub.add_parser(
         "serve",
         help="serve the dashboard to web browsers, one dashboard per tab",

@@ -14,10 +14,10 @@ from ..present.text import delivery_line
 from ..transport.broker import BrokerSettings
 from ..transport.receiver import ReceiverWorker
 from .exits import EXIT_BROKER, EXIT_USAGE, fail
-from .options import Parser, add_broker_options, header, non_negative, routing_key
+from .options import Subcommands, add_broker_options, header, non_negative, routing_key
 
 
-def add_listen_parser(sub: argparse._SubParsersAction[Parser]) -> None:
+def add_listen_parser(sub: Subcommands) -> None:
     lis = sub.add_parser(
         "listen",
         help="bind an exclusive queue to the exchange and print each message",

@@ -8,7 +8,7 @@ that turn a bad value into a one-line usage error.
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 from ..settings import MAX_RECEIVERS
@@ -174,6 +174,13 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="browser tabs served at once, each its own dashboard (default 8)",
     )
+
+
+class Subcommands(Protocol):
+    """What a command's ``add_*_parser`` needs of ``add_subparsers()``'s result,
+    named by its public method rather than argparse's private class."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> Parser: ...
 
 
 class Parser(argparse.ArgumentParser):

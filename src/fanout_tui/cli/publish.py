@@ -12,7 +12,7 @@ from ..transport.broker import BrokerSettings
 from ..transport.publisher_sync import Publisher
 from ..transport.stamps import MessageProperties, check_properties
 from .exits import EXIT_BROKER, EXIT_NACKED, EXIT_UNCONFIRMED, EXIT_UNROUTABLE, EXIT_USAGE, fail
-from .options import MAX_SHORT_STRING, Parser, add_broker_options, header, routing_key
+from .options import MAX_SHORT_STRING, Subcommands, add_broker_options, header, routing_key
 
 # How long `publish` waits for the confirm. A message still unconfirmed then was
 # written, so it is reported held or unknown (exit 5), never "not sent".
@@ -21,7 +21,7 @@ TUTORIAL_MESSAGE = "info: Hello World!"
 MAX_CONTENT_TYPE = MAX_SHORT_STRING
 
 
-def add_publish_parser(sub: argparse._SubParsersAction[Parser]) -> None:
+def add_publish_parser(sub: Subcommands) -> None:
     pub = sub.add_parser(
         "publish",
         help="publish one message to the exchange and wait for the broker's confirm",
