@@ -162,8 +162,9 @@ async def test_remove_focused_pane_and_mouse_controls(broker_url: str) -> None:
         # The ✕ at the end of a pane's border title closes that pane.
         target = app.panes[0]
         await until(pilot, lambda: target.state.state is WorkerState.CONSUMING)
-        title = f"R{target.number} · {target.state.queue} "
-        await pilot.click(target, offset=(3 + len(title), 0))
+        # The title up to the ✕ (its markup is the click on the ✕ itself).
+        before_close = str(target.border_title).split("[@click=close_pane]")[0]
+        await pilot.click(target, offset=(3 + len(before_close), 0))
         await until(pilot, lambda: target not in app.panes)
         assert len(app.panes) == 2
 
