@@ -153,3 +153,30 @@ def test_a_routing_key_too_long_fails_that_message_only(broker_url: str, exchang
             assert body == b"after it"
     finally:
         listener.close()
+
+
+def test_a_local_error_while_writing_fails_that_message_only(
+    broker_url: str, exchange: str
+) -> None:
+    """Whatever the checks before writing miss, an error pika raises while it
+    encodes one message (here a body with a lone surrogate, which has no UTF-8
+    form) fails that message, honestly not sent, and the worker goes on."""
+    broker = BrokerSettings(urls=(broker_url,), exchange=exchange)
+    listener = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        with running(PublisherWorker(broker)) as worker:
+            wait_for(lambda: worker.state.state is WorkerState.READY, 30)
+            channel, queue = bind_tutorial_queue(listener, exchange)
+            worker.publish("caf\udce9")  # not bytes: pika encodes it, and cannot
+            [refused] = results_of(worker, 1)
+            assert refused.status is Outcome.FAILED
+            assert refused.describe().startswith("#1 not sent: the message could not be encoded")
+            assert "UnicodeEncodeError" in refused.reason
+            worker.publish(b"after it")
+            [routed] = results_of(worker, 1)
+            assert routed.status is Outcome.ROUTED and routed.seq == 2
+            assert worker.state.state is WorkerState.READY
+            [(_, _, body)] = consume(listener, channel, queue)
+            assert body == b"after it"
+    finally:
+        listener.close()

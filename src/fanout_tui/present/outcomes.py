@@ -77,6 +77,12 @@ def not_written_while_blocked(preview: str, reason: str) -> str:
     )
 
 
+def refused_before_writing(preview: str, reason: str) -> str:
+    """The result line of a message typed whose key or text cannot be written
+    (``reason``): refused before it was written, kept in the input."""
+    return f"{preview} not sent: {reason} (nothing was written; the message stays in the input)"
+
+
 def ms(seconds: float) -> str:
     """A latency as people read it: 0.4 ms, 12 ms, 3.2 s."""
     if seconds < 0:
