@@ -30,8 +30,11 @@ def test_counts_and_rates() -> None:
 
 def test_a_rate_out_of_range_is_refused_with_the_range() -> None:
     assert parse_rate("1,000,000") == 1_000_000
-    for bad in ("1e308", "1000001", "1e7"):
-        with pytest.raises(FormError, match="at most 1,000,000 a second"):
+    assert parse_rate("0.01") == 0.01
+    # Too slow is out of range too: 1e-300 a second would send the second copy
+    # after 1e300 s, and the bar would wait for it.
+    for bad in ("1e308", "1000001", "1e7", "1e-300", "5e-324", "0.001"):
+        with pytest.raises(FormError, match=r"at least 0\.01 and at most 1,000,000 a second"):
             parse_rate(bad)
 
 
@@ -84,7 +87,8 @@ def test_a_burst_worker_refuses_a_rate_or_key_it_could_not_keep() -> None:
     from fanout_tui.transport.burst import BurstWorker
 
     broker = BrokerSettings(urls=("amqp://guest:guest@127.0.0.1:5672/%2F",), exchange="x")
-    with pytest.raises(ValueError, match="at most 1,000,000 a second"):
-        BurstWorker(broker, origin="o", first_seq=1, count=10, text="t", rate=1e308)
+    for rate in (1e308, 1e-300):
+        with pytest.raises(ValueError, match=r"at least 0\.01 and at most 1,000,000 a second"):
+            BurstWorker(broker, origin="o", first_seq=1, count=10, text="t", rate=rate)
     with pytest.raises(ValueError, match="routing key is 256 bytes"):
         BurstWorker(broker, origin="o", first_seq=1, count=10, text="t", routing_key="k" * 256)

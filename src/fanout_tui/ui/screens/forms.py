@@ -20,9 +20,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from ...model.routing import routing_key_problem
+from ...model.routing import routing_key_problem, utf8_problem
 from ...present.text import sanitize
-from ...transport.burst import MAX_BURST, MAX_RATE
+from ...transport.burst import MAX_BURST, MAX_RATE, MIN_RATE, RATE_RANGE
 from ...transport.stamps import MessageProperties
 
 
@@ -75,11 +75,8 @@ def parse_rate(text: str) -> float | None:
         rate = float(cleaned)
     except ValueError:
         raise FormError(f"rate must be a number per second, not {sanitize(text, 40)!r}") from None
-    if not 0 < rate <= MAX_RATE:
-        raise FormError(
-            f"rate must be more than 0 and at most {MAX_RATE:,} a second "
-            "(leave it blank for as fast as possible)"
-        )
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise FormError(f"rate must be {RATE_RANGE} (leave it blank for as fast as possible)")
     return rate
 
 
@@ -196,6 +193,8 @@ class BurstScreen(_Form):
     def _accept(self) -> None:
         try:
             text = self.query_one("#burst-text", Input).value
+            if utf8_problem(text, "the text"):
+                raise FormError(utf8_problem(text, "the text"))
             count = parse_count(self.query_one("#burst-count", Input).value)
             rate = parse_rate(self.query_one("#burst-rate", Input).value)
             if routing_key_problem(self._key or ""):
