@@ -42,7 +42,9 @@ def test_a_comma_that_does_not_group_thousands_is_ambiguous() -> None:
     assert parse_rate("1,500") == 1500
     assert parse_rate("1,500.5") == 1500.5
     assert parse_count("12,345,678"[:6]) == 12_345
-    for bad in ("1,5", "15,00", ",500", "1,5000", "1,,500"):
+    # An underscore groups as a comma does, and only where a comma may.
+    assert parse_rate("1_500") == 1500
+    for bad in ("1,5", "15,00", ",500", "1,5000", "1,,500", "1_5", "15_00", "1_5.5"):
         with pytest.raises(FormError, match="ambiguous"):
             parse_rate(bad)
         with pytest.raises(FormError, match="ambiguous"):

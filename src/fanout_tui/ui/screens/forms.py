@@ -38,21 +38,21 @@ class BurstRequest:
     routing_key: str = ""
 
 
-# A number as people write it: digits, commas only between groups of three
-# (1,500 or 1,000,000), an optional fraction. ``1,5`` is refused, not read as 15
-# or 1.5: which was meant cannot be known.
-_GROUPED = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
+# A number as people write it: digits, commas (or underscores) only between
+# groups of three (1,500 or 1_000_000), an optional fraction. ``1,5`` is refused,
+# not read as 15 or 1.5: which was meant cannot be known.
+_GROUPED = re.compile(r"\d{1,3}([,_]\d{3})+(\.\d*)?")
 
 
 def _ungrouped(text: str, what: str) -> str:
-    cleaned = text.strip().replace("_", "")
-    if "," in cleaned:
+    cleaned = text.strip()
+    if "," in cleaned or "_" in cleaned:
         if not _GROUPED.fullmatch(cleaned):
             raise FormError(
                 f"{what} {sanitize(text, 40)!r} is ambiguous: a comma only groups thousands "
                 "(1,500); use a dot for a fraction"
             )
-        cleaned = cleaned.replace(",", "")
+        cleaned = cleaned.replace(",", "").replace("_", "")
     return cleaned
 
 
