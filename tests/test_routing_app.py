@@ -365,3 +365,38 @@ async def test_a_key_or_a_message_utf8_cannot_carry_is_refused_and_nothing_else_
         await until(pilot, lambda: [d.body for d in pane.deliveries()] == [b"after them"])
         await until(pilot, lambda: "1/1 expected" in result_text(app))
         assert app.dashboard.publisher.state.state is WorkerState.READY
+
+
+async def test_a_burst_says_not_matching_for_a_work_queue_its_key_does_not_match(
+    broker_url: str, topic_exchange: str
+) -> None:
+    """A work queue's panes are one receiver: one its key does not match is
+    `not matching`, as a single pane is, never `0/300`, which reads as loss."""
+    name = f"jobs-{uuid.uuid4().hex[:8]}"
+    specs = (
+        parse_spec("exclusive:keys=a.*"),
+        *(parse_spec(f"shared:name={name},keys=b.*") for _ in range(2)),
+    )
+    kinds = {"receivers": 3, "receiver_specs": specs}
+    async with running_app(broker_url, exchange=topic_exchange, **kinds) as (app, pilot):
+        matching, *workers = app.panes
+        await until(pilot, lambda: "(topic)" in status_text(app), what="the header names topic")
+        app.query_one(RoutingKeyInput).value = "a.x"
+        app.action_burst()
+        await until(pilot, lambda: isinstance(app.screen, BurstScreen) and app.screen.is_mounted)
+        form = app.screen
+        form.query_one("#burst-count", Input).value = "300"
+        app.post_message(events.Key("enter", None))
+        await until(pilot, lambda: app.screen is not form)
+        await until(pilot, lambda: app.dashboard.burst is None, 60)
+        await until(pilot, lambda: matching.received == 300, 30)
+        await until(
+            pilot,
+            lambda: (
+                "R1 300/300" in result_text(app)
+                and f"work queue {name!r} not matching (b.*)" in result_text(app)
+            ),
+            what="the burst's summary",
+        )
+        assert " 0/" not in result_text(app)  # no count that reads as loss
+        assert all(w.received == 0 for w in workers)
