@@ -284,6 +284,28 @@ async def test_a_bad_burst_count_is_explained_and_nothing_is_sent(broker_url: st
         assert app.dashboard.burst is None and pane(app, 1).received == 0
 
 
+async def test_an_ambiguous_burst_rate_is_refused_with_the_reason(broker_url: str) -> None:
+    """``1,5`` (or ``1_5``) is not read as 15 a second: which was meant cannot be known."""
+    async with running_app(broker_url, receivers=1) as (app, pilot):
+        for rate in ("1,5", "1_5"):
+            await fill_burst_form(pilot, app, "10", rate)
+            error = str(app.screen.query_one(".form-error").render())
+            assert f"rate {rate!r} is ambiguous: a comma only groups thousands" in error
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, BurstScreen))
+        assert app.dashboard.burst is None and pane(app, 1).received == 0
+
+
+async def test_a_burst_text_utf8_cannot_carry_is_refused_in_the_form(broker_url: str) -> None:
+    async with running_app(broker_url, receivers=1) as (app, pilot):
+        app.query_one("PublishInput", Input).value = "caf\udce9"
+        await fill_burst_form(pilot, app, "10")
+        error = str(app.screen.query_one(".form-error").render())
+        assert "the text has a character UTF-8 cannot carry ('\\udce9' at position 4" in error
+        await pilot.press("escape")
+        assert app.dashboard.burst is None and pane(app, 1).received == 0
+
+
 async def test_export_writes_the_panes_messages_as_json_lines(
     broker_url: str, exchange: str, pika_connection: pika.BlockingConnection, tmp_path: Path
 ) -> None:

@@ -30,8 +30,11 @@ def test_counts_and_rates() -> None:
 
 def test_a_rate_out_of_range_is_refused_with_the_range() -> None:
     assert parse_rate("1,000,000") == 1_000_000
-    for bad in ("1e308", "1000001", "1e7"):
-        with pytest.raises(FormError, match="at most 1,000,000 a second"):
+    assert parse_rate("0.01") == 0.01
+    # Too slow is out of range too: 1e-300 a second would send the second copy
+    # after 1e300 s, and the bar would wait for it.
+    for bad in ("1e308", "1000001", "1e7", "1e-300", "5e-324", "0.001"):
+        with pytest.raises(FormError, match=r"at least 0\.01 and at most 1,000,000 a second"):
             parse_rate(bad)
 
 
@@ -39,7 +42,9 @@ def test_a_comma_that_does_not_group_thousands_is_ambiguous() -> None:
     assert parse_rate("1,500") == 1500
     assert parse_rate("1,500.5") == 1500.5
     assert parse_count("12,345,678"[:6]) == 12_345
-    for bad in ("1,5", "15,00", ",500", "1,5000", "1,,500"):
+    # An underscore groups as a comma does, and only where a comma may.
+    assert parse_rate("1_500") == 1500
+    for bad in ("1,5", "15,00", ",500", "1,5000", "1,,500", "1_5", "15_00", "1_5.5"):
         with pytest.raises(FormError, match="ambiguous"):
             parse_rate(bad)
         with pytest.raises(FormError, match="ambiguous"):
@@ -84,7 +89,8 @@ def test_a_burst_worker_refuses_a_rate_or_key_it_could_not_keep() -> None:
     from fanout_tui.transport.burst import BurstWorker
 
     broker = BrokerSettings(urls=("amqp://guest:guest@127.0.0.1:5672/%2F",), exchange="x")
-    with pytest.raises(ValueError, match="at most 1,000,000 a second"):
-        BurstWorker(broker, origin="o", first_seq=1, count=10, text="t", rate=1e308)
+    for rate in (1e308, 1e-300):
+        with pytest.raises(ValueError, match=r"at least 0\.01 and at most 1,000,000 a second"):
+            BurstWorker(broker, origin="o", first_seq=1, count=10, text="t", rate=rate)
     with pytest.raises(ValueError, match="routing key is 256 bytes"):
         BurstWorker(broker, origin="o", first_seq=1, count=10, text="t", routing_key="k" * 256)

@@ -23,6 +23,7 @@ from test_amqp import results_of, running
 from fanout_tui.model.outcomes import Outcome
 from fanout_tui.model.states import WorkerState
 from fanout_tui.transport.broker import BrokerSettings
+from fanout_tui.transport.burst import BurstWorker
 from fanout_tui.transport.publisher import PublisherWorker
 
 pytestmark = pytest.mark.timeout(120)
@@ -151,5 +152,61 @@ def test_a_routing_key_too_long_fails_that_message_only(broker_url: str, exchang
             assert worker.state.state is WorkerState.READY
             [(_, _, body)] = consume(listener, channel, queue)
             assert body == b"after it"
+    finally:
+        listener.close()
+
+
+def test_a_local_error_while_writing_fails_that_message_only(
+    broker_url: str, exchange: str
+) -> None:
+    """Whatever the checks before writing miss, an error pika raises while it
+    encodes one message (here a body with a lone surrogate, which has no UTF-8
+    form) fails that message, honestly not sent, and the worker goes on."""
+    broker = BrokerSettings(urls=(broker_url,), exchange=exchange)
+    listener = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        with running(PublisherWorker(broker)) as worker:
+            wait_for(lambda: worker.state.state is WorkerState.READY, 30)
+            channel, queue = bind_tutorial_queue(listener, exchange)
+            worker.publish("caf\udce9")  # not bytes: pika encodes it, and cannot
+            [refused] = results_of(worker, 1)
+            assert refused.status is Outcome.FAILED
+            assert refused.describe().startswith("#1 not sent: the message could not be encoded")
+            assert "UnicodeEncodeError" in refused.reason
+            worker.publish(b"after it")
+            [routed] = results_of(worker, 1)
+            assert routed.status is Outcome.ROUTED and routed.seq == 2
+            assert worker.state.state is WorkerState.READY
+            [(_, _, body)] = consume(listener, channel, queue)
+            assert body == b"after it"
+    finally:
+        listener.close()
+
+
+def test_a_burst_stopped_by_a_local_error_says_so_never_connection_lost(
+    broker_url: str, exchange: str
+) -> None:
+    """An error raised while the burst encodes its copies (here a text with a
+    lone surrogate, which the form refuses but the worker does not check) is
+    the app's, not the broker's: the burst stops and says what it was, where it
+    used to say `connection lost` (pika takes an error raised in a callback as
+    the connection's)."""
+    broker = BrokerSettings(urls=(broker_url,), exchange=exchange)
+    listener = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        channel, queue = bind_tutorial_queue(listener, exchange)
+        burst = BurstWorker(broker, origin="o", first_seq=1, count=1_000, text="caf\udce9")
+        with running(burst):
+            wait_for(lambda: burst.done, 20)
+        assert burst.error is not None
+        assert "connection lost" not in burst.error
+        assert burst.error.startswith("a local error, not the broker's: UnicodeEncodeError")
+        assert burst.sent == 0
+        assert channel.queue_declare(queue, passive=True).method.message_count == 0
+        # The broker and the exchange are fine: the next burst goes out whole.
+        fine = BurstWorker(broker, origin="o", first_seq=2_000, count=600, text="fine")
+        with running(fine):
+            wait_for(lambda: fine.done, 20)
+        assert (fine.error, fine.sent, fine.unroutable) == (None, 600, 0)
     finally:
         listener.close()

@@ -213,6 +213,12 @@ async def test_a_routing_key_over_255_bytes_is_refused_and_nothing_else_is_affec
             lambda: "the routing key is 256 bytes; AMQP allows at most 255" in result_text(app),
             what="the long key refused with the reason",
         )
+        # The broker had no part in it: the line says what is wrong, not a block.
+        assert result_text(app) == (
+            '"too long a key" not sent: the routing key is 256 bytes; AMQP allows at most 255 '
+            "(nothing was written; the message stays in the input)"
+        )
+        assert "blocking" not in status_text(app)
         assert box.value == "too long a key"  # the text stays, to be sent with a valid key
         assert app.dashboard.publisher.state.state is WorkerState.READY
         # The same text with a valid key goes, and so does everything after it.
@@ -320,3 +326,77 @@ async def test_an_edit_on_one_pane_of_a_work_queue_is_the_queue_s_and_every_titl
             assert "b.*" in str(pane.border_title) and "a.*" not in str(pane.border_title)
         await publish_keyed(app, pilot, "b.x", "to the queue")
         await until(pilot, lambda: len(first.deliveries()) + len(second.deliveries()) == 1)
+
+
+async def test_a_key_or_a_message_utf8_cannot_carry_is_refused_and_nothing_else_is_affected(
+    broker_url: str, topic_exchange: str
+) -> None:
+    """A lone surrogate (a browser session can send one) has no UTF-8 form: the
+    key or the message is refused before it is written, with the reason, and the
+    publisher goes on (it used to end the publisher thread, or the app)."""
+    kinds = patterns("a.*")
+    async with running_app(broker_url, exchange=topic_exchange, **kinds) as (app, pilot):
+        [pane] = app.panes
+        await until(pilot, lambda: "(topic)" in status_text(app), what="the header names topic")
+        key = app.query_one(RoutingKeyInput)
+        box = app.query_one(PublishInput)
+        key.value = "a.\ud800"
+        box.focus()
+        box.value = "bad key"
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: "not sent: the routing key has a character UTF-8" in result_text(app),
+            what="the key refused",
+        )
+        assert "'\\ud800' at position 3" in result_text(app)
+        assert box.value == "bad key" and key.value == "a.\ud800"
+        key.value = "a.x"
+        box.value = "bad text \udce9"
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: "not sent: the message has a character UTF-8 cannot carry" in result_text(app),
+            what="the text refused",
+        )
+        assert box.value == "bad text \udce9"
+        assert app.dashboard.publisher.state.state is WorkerState.READY
+        await publish_keyed(app, pilot, "a.x", "after them")
+        await until(pilot, lambda: [d.body for d in pane.deliveries()] == [b"after them"])
+        await until(pilot, lambda: "1/1 expected" in result_text(app))
+        assert app.dashboard.publisher.state.state is WorkerState.READY
+
+
+async def test_a_burst_says_not_matching_for_a_work_queue_its_key_does_not_match(
+    broker_url: str, topic_exchange: str
+) -> None:
+    """A work queue's panes are one receiver: one its key does not match is
+    `not matching`, as a single pane is, never `0/300`, which reads as loss."""
+    name = f"jobs-{uuid.uuid4().hex[:8]}"
+    specs = (
+        parse_spec("exclusive:keys=a.*"),
+        *(parse_spec(f"shared:name={name},keys=b.*") for _ in range(2)),
+    )
+    kinds = {"receivers": 3, "receiver_specs": specs}
+    async with running_app(broker_url, exchange=topic_exchange, **kinds) as (app, pilot):
+        matching, *workers = app.panes
+        await until(pilot, lambda: "(topic)" in status_text(app), what="the header names topic")
+        app.query_one(RoutingKeyInput).value = "a.x"
+        app.action_burst()
+        await until(pilot, lambda: isinstance(app.screen, BurstScreen) and app.screen.is_mounted)
+        form = app.screen
+        form.query_one("#burst-count", Input).value = "300"
+        app.post_message(events.Key("enter", None))
+        await until(pilot, lambda: app.screen is not form)
+        await until(pilot, lambda: app.dashboard.burst is None, 60)
+        await until(pilot, lambda: matching.received == 300, 30)
+        await until(
+            pilot,
+            lambda: (
+                "R1 300/300" in result_text(app)
+                and f"work queue {name!r} not matching (b.*)" in result_text(app)
+            ),
+            what="the burst's summary",
+        )
+        assert " 0/" not in result_text(app)  # no count that reads as loss
+        assert all(w.received == 0 for w in workers)

@@ -21,6 +21,7 @@ from ..model.tracking import DeliveryTracker, ReceiverView, TrackedBurst
 from ..present.outcomes import (
     Routing,
     not_written_while_blocked,
+    refused_before_writing,
     severity,
     summarize,
     summarize_burst,
@@ -41,11 +42,13 @@ BURST_SILENT = 5.0
 
 @dataclass(frozen=True)
 class NotWritten:
-    """A message typed while the broker was known to block publishers, which
-    the dashboard did not write (see :meth:`Dashboard.hold_back`)."""
+    """A message typed that the dashboard did not write (see
+    :meth:`Publishing.hold_back`): the broker was known to block publishers
+    (``blocked``), or its key or text could not be written at all."""
 
     preview: str
     reason: str
+    blocked: bool = True
 
 
 class Publishing:
@@ -115,14 +118,16 @@ class Publishing:
         }
         return expected(exchange_type, bindings, routing_key, headers)
 
-    def hold_back(self, text: str, reason: str) -> None:
+    def hold_back(self, text: str, reason: str, blocked: bool = True) -> None:
         """A message typed while the broker is known to block publishers is not
         written at all: the broker would not read it until the alarm clears, and
         a message written then could neither be offered again (it may yet go)
         nor called sent. It stays in the input (the caller keeps it there) and
         the result line says why; one written before the block was known is
-        ``held`` instead (see PublisherWorker)."""
-        self.shown = NotWritten(quote(text), reason)
+        ``held`` instead (see PublisherWorker). Not ``blocked``: the message's
+        key or text cannot be written (``reason``), which the line says as
+        the message's own problem, never as the broker's."""
+        self.shown = NotWritten(quote(text), reason, blocked)
 
     def take_results(self) -> list[Entry]:
         """Record the publish outcomes that arrived; those not sent, with their keys."""
@@ -207,6 +212,8 @@ class Publishing:
         if isinstance(shown, TrackedBurst):
             return summarize_burst(shown, self.routing()), severity(shown)
         if isinstance(shown, NotWritten):
+            if not shown.blocked:
+                return refused_before_writing(shown.preview, shown.reason), "error"
             return not_written_while_blocked(shown.preview, shown.reason), "error"
         message = self.tracker.get(shown) if shown is not None else None
         if message is None:

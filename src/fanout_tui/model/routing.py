@@ -6,7 +6,8 @@ dashboard can tell "not delivered" from "not routed to you". The rules are the
 broker's own (RabbitMQ 3.10's ``rabbit_exchange_type_topic`` and
 ``rabbit_exchange_type_headers``), and ``tests/test_routing.py`` checks them
 against a real broker: where this module and the broker disagree, the broker
-is right.
+is right. What a key (or a message typed) must be to be written at all is
+checked here too (:func:`routing_key_problem`, :func:`utf8_problem`).
 
 No pika, no network: pure functions of their arguments.
 """
@@ -24,12 +25,29 @@ MATCHES = ("all", "any", "all-with-x", "any-with-x")
 MAX_KEY_BYTES = 255  # a routing key is an AMQP short string
 
 
+def utf8_problem(text: str, what: str) -> str:
+    """Why ``text`` has no UTF-8 form ("" when it has): a lone surrogate, which a
+    browser session or an undecodable command-line byte can bring in. ``what``
+    names it in the reason (``the routing key``, ``the message``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            f"{what} has a character UTF-8 cannot carry "
+            f"({text[exc.start]!r} at position {exc.start + 1}, a lone surrogate)"
+        )
+    return ""
+
+
 def routing_key_problem(key: str) -> str:
     """Why ``key`` cannot be a routing key ("" when it can): AMQP carries it as
     a short string, at most 255 bytes of UTF-8. Checked before a message is
     written, so a bad key is refused with the reason instead of failing the
     connection it would be written on."""
-    size = len(key.encode("utf-8", "surrogatepass"))
+    problem = utf8_problem(key, "the routing key")
+    if problem:
+        return problem
+    size = len(key.encode("utf-8"))
     if size > MAX_KEY_BYTES:
         return f"the routing key is {size:,} bytes; AMQP allows at most {MAX_KEY_BYTES}"
     return ""

@@ -77,6 +77,12 @@ def not_written_while_blocked(preview: str, reason: str) -> str:
     )
 
 
+def refused_before_writing(preview: str, reason: str) -> str:
+    """The result line of a message typed whose key or text cannot be written
+    (``reason``): refused before it was written, kept in the input."""
+    return f"{preview} not sent: {reason} (nothing was written; the message stays in the input)"
+
+
 def ms(seconds: float) -> str:
     """A latency as people read it: 0.4 ms, 12 ms, 3.2 s."""
     if seconds < 0:
@@ -301,8 +307,18 @@ def summarize_burst(burst: TrackedBurst, routing: Routing | None = None) -> str:
     in_shared = {n for numbers in shared.values() for n in numbers}
     for queue, numbers in shared.items():
         got = sum(burst.got.get(n, 0) for n in numbers)
+        named = f"work queue {sanitize(queue, 40)!r}"
+        if not any(is_expected(n, burst.expected) for n in numbers):
+            # Its panes share the queue's bindings: the key matches none of them.
+            keys = routing.keys(numbers[0])
+            parts.append(
+                f"⚠ {named} got {got:,} though no binding matches ({keys})"
+                if got
+                else f"{named} not matching ({keys})"
+            )
+            continue
         split = ", ".join(f"R{n} {burst.got.get(n, 0):,}" for n in numbers)
-        parts.append(f"work queue {sanitize(queue, 40)!r} {got:,}/{routed:,} ({split})")
+        parts.append(f"{named} {got:,}/{routed:,} ({split})")
     for number in sorted(burst.receivers):
         if number in in_shared:
             continue

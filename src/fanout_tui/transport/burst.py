@@ -21,6 +21,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import pika.exceptions as pex
+
 from ..model.routing import routing_key_problem
 from ..present.text import sanitize
 from .broker import BrokerSettings, mask_url, vhost_of
@@ -32,9 +34,16 @@ from .topology import exchange_steps_for
 from .worker import Reconnect
 
 MAX_BURST = 1_000_000
-# Messages a second a burst may be paced at: beyond it, pacing means nothing (no
-# broker takes more from one connection) and the arithmetic would overflow.
+# Messages a second a burst may be paced at: beyond the most, pacing means
+# nothing (no broker takes more from one connection) and the arithmetic would
+# overflow; below the least (one copy every 100 s), the next copy would come
+# after any session has ended.
+MIN_RATE = 0.01
 MAX_RATE = 1_000_000
+RATE_RANGE = f"at least {MIN_RATE:g} and at most {MAX_RATE:,} a second"
+# What a burst stopped by an error of the app's own says first, never a
+# broker's words for it.
+LOCAL_ERROR = "a local error, not the broker's"
 BATCH_SECONDS = 0.05  # a paced burst publishes what is due every this often
 # Messages between two barriers (see BurstWorker._publish_batch): enough to keep
 # the connection busy, few enough that a cancel takes effect soon.
@@ -73,8 +82,8 @@ class BurstWorker(LoopWorker):
         super().__init__("fanout-tui burst")
         if not 1 <= count <= MAX_BURST:
             raise ValueError(f"a burst is 1 to {MAX_BURST:,} messages, not {count:,}")
-        if rate is not None and not 0 < rate <= MAX_RATE:
-            raise ValueError(f"the rate must be more than 0 and at most {MAX_RATE:,} a second")
+        if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
+            raise ValueError(f"the rate must be {RATE_RANGE}")
         problem = routing_key_problem(routing_key)
         if problem:
             raise ValueError(problem)
@@ -186,6 +195,20 @@ class BurstWorker(LoopWorker):
             # blocked connection); unblocked calls this again.
             self._held_back = True
             return
+        channel = self._channel
+        if channel is None:
+            return  # the channel closed: its close callback says why
+        # This runs in pika's frame callbacks, where pika takes anything raised
+        # for the connection's failure ("connection lost"): an error of the
+        # app's own is caught here and said as what it is.
+        try:
+            self._write_batch(channel)
+        except (pex.ChannelWrongStateError, pex.ConnectionWrongStateError):
+            return  # closing under it: the close callback says why
+        except Exception as exc:
+            self._stopped_locally(exc)
+
+    def _write_batch(self, channel: Any) -> None:
         if self.rate is None:
             due = MAX_BATCH
         else:
@@ -195,10 +218,11 @@ class BurstWorker(LoopWorker):
             if due <= 0:
                 self.ioloop.call_later(min(BATCH_SECONDS, 1 / self.rate), self._publish_batch)
                 return
-        channel = self._channel
         exchange, key, headers = self.broker.exchange, self.routing_key, self.headers
         for _ in range(min(due, MAX_BATCH, self.count - self.sent)):
             index = self.sent
+            # pika encodes every frame of a copy before it writes any: a copy
+            # that raises was not written, and is not counted.
             channel.basic_publish(
                 exchange=exchange,
                 routing_key=key,
@@ -211,6 +235,12 @@ class BurstWorker(LoopWorker):
             self.sent = index + 1  # counted as it goes out, before any copy lands
         self.awaiting_since = time.monotonic()
         channel.exchange_declare(exchange, passive=True, callback=self._settled)
+
+    def _stopped_locally(self, exc: Exception) -> None:
+        """The app could not write a copy: the burst ends, saying so (what was
+        written before goes on to the broker as the connection closes)."""
+        self.error = f"{LOCAL_ERROR}: {type(exc).__name__}: {exc}"[:300]
+        self.shut_down()
 
     def _settled(self, _frame: Any) -> None:
         self.awaiting_since = 0.0

@@ -247,13 +247,26 @@ class PublisherWorker(Confirms):
         self._publish(InFlight(request.seq, request.body, properties, sent_at, request.routing_key))
 
     def _publish(self, message: InFlight) -> None:
-        self._channel.basic_publish(
-            exchange=self.broker.exchange,
-            routing_key=message.routing_key,
-            body=message.body,
-            properties=message.properties,
-            mandatory=True,
-        )
+        """Write one message, or fail that message alone: pika encodes every
+        frame of a message before it writes any, so an error it raises here
+        means nothing was written (``not sent`` is the truth), and the
+        connection and the worker go on with the next one."""
+        try:
+            self._channel.basic_publish(
+                exchange=self.broker.exchange,
+                routing_key=message.routing_key,
+                body=message.body,
+                properties=message.properties,
+                mandatory=True,
+            )
+        except (pex.ChannelWrongStateError, pex.ConnectionWrongStateError):
+            reason = f"{NOT_CONNECTED} (its channel was closing); the message was not written"
+            self._emit(self._result(message, Outcome.FAILED, reason, time.time()))
+            return
+        except Exception as exc:  # pika raises several kinds (encoding, range, type)
+            reason = f"the message could not be encoded: {type(exc).__name__}: {exc}"
+            self._emit(self._result(message, Outcome.FAILED, reason[:300], time.time()))
+            return
         self._in_flight[next(self._tags)] = message
 
     # Worker thread: the channel closed ------------------------------------------

@@ -138,7 +138,7 @@ class FanoutApp(PaneActions, PublishActions):
 
     @on(PublishInput.HeldBack)
     def _held_back(self, event: PublishInput.HeldBack) -> None:
-        self.dashboard.hold_back(event.text, event.reason)
+        self.dashboard.hold_back(event.text, event.reason, event.blocked)
         self.tracking.show_result()
 
     def _after_drain(self, busy_panes: int, states_changed: bool) -> None:

@@ -20,9 +20,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from ...model.routing import routing_key_problem
+from ...model.routing import routing_key_problem, utf8_problem
 from ...present.text import sanitize
-from ...transport.burst import MAX_BURST, MAX_RATE
+from ...transport.burst import MAX_BURST, MAX_RATE, MIN_RATE, RATE_RANGE
 from ...transport.stamps import MessageProperties
 
 
@@ -38,21 +38,21 @@ class BurstRequest:
     routing_key: str = ""
 
 
-# A number as people write it: digits, commas only between groups of three
-# (1,500 or 1,000,000), an optional fraction. ``1,5`` is refused, not read as 15
-# or 1.5: which was meant cannot be known.
-_GROUPED = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
+# A number as people write it: digits, commas (or underscores) only between
+# groups of three (1,500 or 1_000_000), an optional fraction. ``1,5`` is refused,
+# not read as 15 or 1.5: which was meant cannot be known.
+_GROUPED = re.compile(r"\d{1,3}([,_]\d{3})+(\.\d*)?")
 
 
 def _ungrouped(text: str, what: str) -> str:
-    cleaned = text.strip().replace("_", "")
-    if "," in cleaned:
+    cleaned = text.strip()
+    if "," in cleaned or "_" in cleaned:
         if not _GROUPED.fullmatch(cleaned):
             raise FormError(
                 f"{what} {sanitize(text, 40)!r} is ambiguous: a comma only groups thousands "
                 "(1,500); use a dot for a fraction"
             )
-        cleaned = cleaned.replace(",", "")
+        cleaned = cleaned.replace(",", "").replace("_", "")
     return cleaned
 
 
@@ -75,11 +75,8 @@ def parse_rate(text: str) -> float | None:
         rate = float(cleaned)
     except ValueError:
         raise FormError(f"rate must be a number per second, not {sanitize(text, 40)!r}") from None
-    if not 0 < rate <= MAX_RATE:
-        raise FormError(
-            f"rate must be more than 0 and at most {MAX_RATE:,} a second "
-            "(leave it blank for as fast as possible)"
-        )
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise FormError(f"rate must be {RATE_RANGE} (leave it blank for as fast as possible)")
     return rate
 
 
@@ -196,6 +193,8 @@ class BurstScreen(_Form):
     def _accept(self) -> None:
         try:
             text = self.query_one("#burst-text", Input).value
+            if utf8_problem(text, "the text"):
+                raise FormError(utf8_problem(text, "the text"))
             count = parse_count(self.query_one("#burst-count", Input).value)
             rate = parse_rate(self.query_one("#burst-rate", Input).value)
             if routing_key_problem(self._key or ""):

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import Input
 
 from ...model.history import Entry, History
-from ...model.routing import routing_key_problem
+from ...model.routing import routing_key_problem, utf8_problem
 from ..compat import QuietInput
 
 
@@ -74,13 +74,15 @@ class PublishInput(QuietInput):
             self.routing_key = routing_key
 
     class HeldBack(Message):
-        """Enter was pressed on ``text`` while publishers are blocked (``reason``):
-        it was not published and stays in the input."""
+        """Enter was pressed on ``text`` and it was not published (``reason``): the
+        broker blocks publishers (``blocked``), or the key or the text cannot be
+        written at all. It stays in the input."""
 
-        def __init__(self, text: str, reason: str) -> None:
+        def __init__(self, text: str, reason: str, blocked: bool = True) -> None:
             super().__init__()
             self.text = text
             self.reason = reason
+            self.blocked = blocked
 
     def __init__(
         self,
@@ -120,9 +122,9 @@ class PublishInput(QuietInput):
             self.post_message(self.HeldBack(text, reason))
             return
         key = self.key_input.key if self.key_input is not None else ""
-        problem = routing_key_problem(key)
+        problem = routing_key_problem(key) or utf8_problem(text, "the message")
         if problem:  # refused before it is written: the text and the key stay
-            self.post_message(self.HeldBack(text, problem))
+            self.post_message(self.HeldBack(text, problem, blocked=False))
             return
         self.history.add(text, key)
         if self.history.error:
