@@ -245,3 +245,45 @@ async def test_a_burst_pauses_while_blocked_says_why_and_resumes_by_itself(
         await pilot.pause(0.5)  # nothing more arrives: each pane got each copy once
         assert all(p.received == count for p in app.panes)
         assert "● connected" in status_text(app)
+
+
+@pytest.mark.timeout(150)
+async def test_a_burst_started_during_an_alarm_says_why_it_waits_then_goes_on(
+    fault_node: Any, exchange: str
+) -> None:
+    """The issue's case: the alarm is on before the burst starts, and the broker
+    tells the burst's connection only once its first batch (500) is written.
+    Neither the bar nor the result line may sit at a silent `publishing…`."""
+    count = 2_000
+    app = make_app(node_url(fault_node), exchange, receivers=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_consuming(app), timeout=30)
+        with memory_alarm(fault_node):
+            await app.run_action("burst")
+            await until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, BurstScreen) and bool(app.screen.query("#burst-rate"))
+                ),
+            )
+            app.screen.query_one("#burst-count", Input).value = str(count)
+            app.screen.query_one("#burst-rate", Input).focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: app.dashboard.burst is not None)
+            burst = app.dashboard.burst
+            assert burst is not None
+            started = time.monotonic()
+            paused = "paused: the broker is blocking publishers (low on memory)"
+            await until(pilot, lambda: paused in result_text(app), timeout=10)
+            await until(pilot, lambda: paused in burst_label(app), timeout=5)
+            assert time.monotonic() - started < 10.0
+            assert "publishing…" not in result_text(app)
+            assert burst.sent == 500 and not burst.done  # the first batch, then no more
+            await pilot.pause(BLOCKED_LONG)  # a long block: still paused, still saying why
+            assert paused in result_text(app) and paused in burst_label(app)
+            assert not burst.done and burst.error is None and burst.sent == 500
+        await until(pilot, lambda: burst.done, timeout=60)
+        assert (burst.error, burst.sent, burst.unroutable) == (None, count, 0)
+        await until(pilot, lambda: app.panes[0].received == count, timeout=60)
+        await until(pilot, lambda: f"{count:,}/{count:,} sent" in result_text(app))
+        assert "paused" not in result_text(app) and "connection lost" not in result_text(app)

@@ -21,6 +21,7 @@ from textual.widgets import Input, Label
 
 from fanout_tui.model.receiver_spec import parse_spec
 from fanout_tui.model.states import WorkerState
+from fanout_tui.transport.stamps import MessageProperties
 from fanout_tui.ui.app import FanoutApp
 from fanout_tui.ui.screens.bindings import BindingsScreen
 from fanout_tui.ui.screens.forms import BurstScreen
@@ -400,3 +401,36 @@ async def test_a_burst_says_not_matching_for_a_work_queue_its_key_does_not_match
         )
         assert " 0/" not in result_text(app)  # no count that reads as loss
         assert all(w.received == 0 for w in workers)
+
+
+async def test_a_burst_on_a_headers_exchange_carries_the_key_the_field_shows(
+    broker_url: str, pika_connection: pika.BlockingConnection, exchange: str
+) -> None:
+    """The key field shows on every type but fanout; a burst goes out with the
+    key it shows, and its form says so, as on a topic exchange (it sent '')."""
+    channel = pika_connection.channel()
+    channel.exchange_declare(exchange=exchange, exchange_type="headers")
+    try:
+        kinds = {"receivers": 1, "receiver_specs": (parse_spec("exclusive:h.team=ops"),)}
+        async with running_app(broker_url, exchange=exchange, **kinds) as (app, pilot):
+            [pane] = app.panes
+            await until(pilot, lambda: "(headers)" in status_text(app), what="headers")
+            key = app.query_one(RoutingKeyInput)
+            await until(pilot, lambda: key.display, what="the key field")
+            key.value = "a.x"
+            app.dashboard.set_properties(MessageProperties(headers={"team": "ops"}))
+            app.action_burst()
+            await until(
+                pilot, lambda: isinstance(app.screen, BurstScreen) and app.screen.is_mounted
+            )
+            form = app.screen
+            shown = str(form.query_one("#burst-key", Label).render())
+            assert "Routing key: 'a.x', from the key field" in shown
+            form.query_one("#burst-count", Input).value = "50"
+            app.post_message(events.Key("enter", None))
+            await until(pilot, lambda: app.screen is not form)
+            await until(pilot, lambda: app.dashboard.burst is None, 60)
+            await until(pilot, lambda: pane.received == 50, 30)
+            assert set(keys_of(pane)) == {"a.x"}
+    finally:
+        channel.exchange_delete(exchange=exchange)

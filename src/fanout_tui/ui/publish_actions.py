@@ -39,8 +39,10 @@ class PublishActions(App[None]):
         if self.dashboard.burst is not None:
             self.notify("A burst is running; Escape cancels it.", markup=False)
             return
-        keyed = self.dashboard.exchange_type in ("direct", "topic")
-        key = self.query_one(RoutingKeyInput).key if keyed else None
+        # The key the field shows, as a message typed would carry it: every type
+        # but fanout (and an unknown one), where the field is hidden.
+        field = self.query_one(RoutingKeyInput)
+        key = field.key if field.display else None
         self.push_screen(BurstScreen(self.query_one(PublishInput).value, key), self._start_burst)
 
     def _start_burst(self, request: BurstRequest | None) -> None:

@@ -167,8 +167,8 @@ class BurstScreen(_Form):
     """Ask for the text, how many copies and how fast."""
 
     def __init__(self, text: str, routing_key: str | None = None) -> None:
-        """``routing_key``: the key field's, on an exchange that routes by key
-        (None on a fanout or headers exchange, where the form shows no key)."""
+        """``routing_key``: the key field's, while it shows (None on a fanout
+        exchange, or one of a type not known yet, where the form shows no key)."""
         super().__init__()
         self._text = text or "burst"
         self._key = routing_key
