@@ -34,6 +34,11 @@ def history_file() -> Path:
     return data_directory() / "history.txt"
 
 
+def ledger_file() -> Path:
+    """The record of the queues the app created and the bindings it made."""
+    return data_directory() / "queues.json"
+
+
 def exports_dir() -> Path:
     """Where exports go by default; created by the export itself, not here."""
     return data_directory() / "exports"

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from ..locations import ledger_file
 from ..model.history import History
+from ..model.ledger import Ledger
 from ..model.mailbox import Mailbox
 from ..model.receiver_spec import ReceiverSpec
 from ..model.states import WorkerState
@@ -76,6 +78,7 @@ class Dashboard(Publishing):
         super().__init__(settings)
         self.depths = QueueDepths(self.broker)
         self.history = History(history_path)
+        self.ledger = Ledger(ledger_file())  # shared by the receiver threads
         # Every receiver thread started and not yet seen dead; kept apart from
         # ``receivers`` because a removed one may still be closing its connection.
         self._threads: list[ReceiverWorker] = []
@@ -144,6 +147,7 @@ class Dashboard(Publishing):
             spec=spec,
             queue=spec.queue_name(self.broker.exchange, number),
             queue_cap=self.settings.queue_cap,
+            ledger=self.ledger,
         )
         receiver = Receiver(number, worker)
         if spec.named and spec.kind != "stream":

@@ -98,6 +98,7 @@ class Receiver:
                     )
             if not self._was_consuming:
                 lines.extend(self._binding_lines())
+            lines.extend(self._leftover_lines(event))
             self._was_consuming = True
             self._last_failure = ""
             self._queue_deleted = False
@@ -113,6 +114,21 @@ class Receiver:
             if reason != self._last_failure:
                 self._last_failure = reason
                 lines.append(f"⚠ {reason}")
+        return lines
+
+    def _leftover_lines(self, event: StateChange) -> list[str]:
+        """What set-up found an earlier run of the app left on the queue."""
+        lines = []
+        if event.leftover_of:
+            lines.append(
+                f"queue {event.queue} was left by a run of fanout-tui that is gone (pid "
+                f"{event.leftover_of}); this run deletes it at quit, as that one would have"
+            )
+        if event.unbound:
+            lines.append(
+                "removed what an earlier run bound and this pane does not name: "
+                + "; ".join(event.unbound)
+            )
         return lines
 
     def _binding_lines(self) -> list[str]:

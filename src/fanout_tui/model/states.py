@@ -40,3 +40,8 @@ class StateChange:
     # A reconnect found the receiver's named queue still there: what was
     # published meanwhile waited in it, and nothing was missed.
     queue_kept: bool = False
+    # Set-up found the named queue left by a run that is gone (its pid): this
+    # run owns it now and deletes it at quit, as that run would have.
+    leftover_of: int = 0
+    # Bindings a gone run made that the spec does not name, removed at set-up.
+    unbound: tuple[str, ...] = ()

@@ -20,12 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..model.delivery import Delivery
+from ..model.ledger import Attached, Binding, Ledger
 from ..model.mailbox import Mailbox
 from ..model.receiver_spec import ReceiverSpec
 from ..model.states import StateChange, WorkerState
 from .broker import BrokerSettings
 from .loop import Liveness, LoopWorker
-from .queues import QUEUE_CAP, consume_arguments, prefetch_of
+from .queues import QUEUE_CAP, binding_text, consume_arguments, prefetch_of
 from .redelivery import ShownWindow
 from .turns import TURN
 from .worker import Reconnect
@@ -90,6 +91,7 @@ class Consumer(LoopWorker):
         spec: ReceiverSpec | None = None,
         queue: str = "",
         queue_cap: int = QUEUE_CAP,
+        ledger: Ledger | None = None,
     ) -> None:
         super().__init__(f"fanout-tui {name}")
         self.label = name
@@ -108,6 +110,8 @@ class Consumer(LoopWorker):
         self.queue_name = (queue or derived) if self.spec.named else ""
         self.queue = self.queue_name
         self.created = False  # this worker declared its queue anew (so it may delete it)
+        self.ledger = ledger  # the record of the queues the app created, across runs
+        self._attached = Attached()  # what the record said at the last set-up, until reported
         self._delete_on_stop: bool | None = None  # None: decided by created and keep
         self.depth: int | None = None  # messages ready in the queue, as last read
         self.depth_at = 0.0  # time.time() of that reading
@@ -383,6 +387,12 @@ class Consumer(LoopWorker):
         raise NotImplementedError
 
     # Worker thread: reporting --------------------------------------------------
+    def _stale_text(self, binding: Binding) -> str:
+        """A binding an earlier run left: its words, and its exchange if not ours."""
+        exchange = binding.get("exchange", "")
+        words = binding_text([binding])
+        return words if exchange == self.broker.exchange else f"{words} on {exchange!r}"
+
     def _report(
         self,
         state: WorkerState,
@@ -393,8 +403,11 @@ class Consumer(LoopWorker):
         queue_deleted: bool = False,
     ) -> None:
         kept = False
-        if state in (WorkerState.CONSUMING, WorkerState.PAUSED) and self._kept_now:
-            kept, self._kept_now = True, False  # said once, on the report after the reconnect
+        found = Attached()
+        if state in (WorkerState.CONSUMING, WorkerState.PAUSED):
+            if self._kept_now:
+                kept, self._kept_now = True, False  # said once, on the report after the reconnect
+            found, self._attached = self._attached, Attached()  # said once too
         self.mailbox.put_event(
             StateChange(
                 state,
@@ -408,5 +421,7 @@ class Consumer(LoopWorker):
                 waiting,
                 queue_deleted,
                 kept,
+                found.leftover_of,
+                tuple(self._stale_text(b) for b in found.stale),
             )
         )

@@ -118,11 +118,15 @@ class ReceiverWorker(Upkeep):
         except pex.ChannelClosedByBroker as exc:
             raise (conflict_from(exc, self.queue_name) or refused(exc, "queue.declare")) from None
         queue: str = declared.method.queue
-        with permission("queue.bind"):
-            for binding in bindings(self.exchange_type, spec):
+        wanted = bindings(self.exchange_type, spec)
+        with permission("queue.bind"):  # unbind needs the same permissions as bind
+            for binding in wanted:
                 yield call(
                     channel, "queue_bind", queue=queue, exchange=self.broker.exchange, **binding
                 )
+            self._attached = self._record_attached(queue, existed, wanted)
+            for stale in self._attached.stale:
+                yield call(channel, "queue_unbind", queue=queue, **stale)
         if not self._auto:  # a window means nothing to an auto-ack consumer
             yield call(channel, "basic_qos", prefetch_count=self._prefetch)
         return channel, queue, existed
@@ -132,7 +136,7 @@ class ReceiverWorker(Upkeep):
         self._take_channel(channel)
         self.queue = queue
         self.error = None
-        self.created = self.created or not existed
+        self.created = self.created or not existed or bool(self._attached.leftover_of)
         self.bindings_applied = tuple(bindings(self.exchange_type, self.spec))
         # A reconnect that found its named queue: nothing published meanwhile
         # is lost, and what was shown but not acked may come again.
@@ -232,7 +236,12 @@ class ReceiverWorker(Upkeep):
             # On this connection, before it closes, within the stop's close grace:
             # a queue the app created is not left on the broker.
             self._pending = "queue.delete"
-            channel.queue_delete(self.queue, callback=lambda _frame: close_quietly(connection))
+
+            def deleted(_frame: Any) -> None:
+                self._record_deleted()
+                close_quietly(connection)
+
+            channel.queue_delete(self.queue, callback=deleted)
             return
         close_quietly(connection)  # its close callback finishes
 

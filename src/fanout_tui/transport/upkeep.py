@@ -5,7 +5,8 @@ a time: a pause (a cancel, or for a stream a closed channel), a resume, a
 binding edit on the same queue (new bindings first, then the old ones
 unbound), and, on a timer, the queue's depth (only when its reply cannot wait
 behind a flood of deliveries) and a check that the exchange and the binding
-still exist.
+still exist. It also keeps the ledger (``model/ledger.py``) told what the queue's
+set-up, binding edits and delete did, so a later run knows what this one left.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import pika.exceptions as pex
 
+from ..model.ledger import Attached
 from ..model.receiver_spec import ReceiverSpec
 from ..model.states import WorkerState
 from .consumer import Consumer
@@ -196,6 +198,7 @@ class Upkeep(Consumer):
 
     def _rebound(self, new: list[dict[str, Any]]) -> None:
         self._checking = False
+        self._record_rebound(new)
         self.bindings_applied = tuple(new)
         self._report(
             WorkerState.PAUSED if self.paused else WorkerState.CONSUMING,
@@ -248,3 +251,38 @@ class Upkeep(Consumer):
                 "queues (messages published meanwhile reached no queue)",
             )
         self._follow_wishes()
+
+    # Worker thread: the ledger of what the app created and bound -------------
+    def _ledger_key(self) -> tuple[str, str, str]:
+        """Which queue on which broker: a cluster's name (the same through any
+        of its nodes), else the node's address."""
+        properties = getattr(self._connection, "server_properties", None) or {}
+        cluster = properties.get("cluster_name", b"")
+        if isinstance(cluster, bytes):
+            cluster = cluster.decode("utf-8", "replace")
+        broker = str(cluster) or self.url.rpartition("@")[2].partition("/")[0]
+        return broker, self._vhost, self.queue
+
+    def _record_attached(self, queue: str, existed: bool, wanted: list[dict[str, Any]]) -> Attached:
+        if self.ledger is None or not self.spec.named:
+            return Attached()  # a server-named queue goes with its connection
+        exchange = self.broker.exchange
+        broker, vhost, _ = self._ledger_key()
+        return self.ledger.attached(
+            broker,
+            vhost,
+            queue,
+            existed=existed,
+            owns=not self.spec.keep,
+            wanted=[{"exchange": exchange, **binding} for binding in wanted],
+        )
+
+    def _record_rebound(self, new: list[dict[str, Any]]) -> None:
+        if self.ledger is not None and self.spec.named:
+            exchange = self.broker.exchange
+            made = [{"exchange": exchange, **binding} for binding in new]
+            self.ledger.rebound(*self._ledger_key(), made)
+
+    def _record_deleted(self) -> None:
+        if self.ledger is not None:
+            self.ledger.deleted(*self._ledger_key())
