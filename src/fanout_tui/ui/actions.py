@@ -73,7 +73,12 @@ APP_ACTIONS = (
         priority=True,
         palette=True,
     ),
-    Action("Focus", "move focus between the input and the panes", "tab", shown_keys="Tab"),
+    Action(
+        "Focus",
+        "move focus: key field, message, panes (and the delivery log when open); Shift+Tab back",
+        "tab",
+        shown_keys="Tab / Shift+Tab",
+    ),
     Action(
         "Delivery log",
         "per message, who got it and how late, who did not and why",
@@ -161,6 +166,14 @@ PANE_ACTIONS = (
         "app.edit_bindings",
         shown_keys="F2",
     ),
+    Action(
+        "Previous pane",
+        "focus the pane before / after",
+        "left",
+        "app.pane_step(-1)",
+        shown_keys="Left / Right",
+    ),
+    Action("Next pane", "focus the next pane", "right", "app.pane_step(1)", documented=False),
     Action("Previous message", "select a message", "up", "cursor(-1)", shown_keys="Up / Down"),
     Action("Next message", "select a message", "down", "cursor(1)", documented=False),
     Action(

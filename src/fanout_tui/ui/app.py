@@ -28,6 +28,7 @@ from ..present.text import seq_label
 from ..settings import Settings
 from .actions import APP_ACTIONS, bindings
 from .export import export_in_background
+from .focus import FocusMoves
 from .labels import Labels
 from .pane_actions import PaneActions
 from .publish_actions import PublishActions
@@ -51,7 +52,7 @@ WEB_SESSION_NOTE = (
 )
 
 
-class FanoutApp(PaneActions, PublishActions):
+class FanoutApp(PaneActions, PublishActions, FocusMoves):
     # Absolute, so subclasses defined elsewhere (snapshot tests) find it too.
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "fanout-tui"
@@ -83,16 +84,17 @@ class FanoutApp(PaneActions, PublishActions):
             yield DeliveryLog()
         yield BurstBar()
         with Horizontal(id="publish-row"):
-            # The message input first: it is the screen's first Input, where typing
-            # on a pane goes; the key field is docked to its left.
+            # The key field first: focus moves in the order the screen reads
+            # (the panes, the key field on the left, the message), so tab from
+            # the key field reaches the message and shift+tab from it the key.
             key_input = RoutingKeyInput()
+            yield key_input
             yield PublishInput(
                 self.dashboard.history,
                 self.dashboard.broker.exchange,
                 lambda: self.dashboard.blocked,
                 key_input,
             )
-            yield key_input
         yield ResultLine()
         yield Footer()
 

@@ -10,7 +10,6 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.events import Key, Resize
 from textual.message import Message
-from textual.widgets import Input
 
 from ...control.dashboard import QueueDepth
 from ...control.receiver import Receiver
@@ -25,6 +24,7 @@ from ..actions import PANE_ACTIONS, bindings
 from ..compat import CheapSubtitle
 from ..labels import Labels
 from .message_view import Marker, MessageView
+from .publish_input import PublishInput
 from .stats_line import RATE_HISTORY, StatsLine, percentile
 
 # Our own markup, parsed once; the clicks run the pane's actions.
@@ -369,7 +369,7 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
             event.character != " " or self.screen.focused is not self
         )
         if event.is_printable and event.character and typing:
-            box = self.screen.query(Input).first(Input)
+            box = self.screen.query_one(PublishInput)  # the message, never the key field
             event.stop()
             event.prevent_default()
             self.screen.set_focus(box)
