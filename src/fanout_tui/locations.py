@@ -39,6 +39,11 @@ def ledger_file() -> Path:
     return data_directory() / "queues.json"
 
 
+def cli_counter_file() -> Path:
+    """The counter ``fanout-tui publish`` numbers its messages from."""
+    return data_directory() / "cli-numbers.json"
+
+
 def exports_dir() -> Path:
     """Where exports go by default; created by the export itself, not here."""
     return data_directory() / "exports"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..locations import cli_counter_file
+from ..model.cli_numbers import cli_origin, reserve
 from ..model.outcomes import Outcome
 from ..present.outcomes import describe_outcome, outcome_cause
 from ..transport.broker import BrokerSettings
@@ -112,12 +114,14 @@ def run_publish(broker: BrokerSettings, args: argparse.Namespace) -> int:
         check_properties(properties, dict(args.header))
     except ValueError as exc:
         return fail(str(exc), EXIT_USAGE)
-    publisher = Publisher(broker)
+    publisher = Publisher(broker, origin=cli_origin())
     try:
         problem = _connect_to_any(publisher)
         if problem:
             return fail(problem, EXIT_BROKER)
-        for seq, body in enumerate(bodies, 1):
+        # Numbered on from the last run's (cli#N in listen and the dashboard).
+        first = reserve(cli_counter_file(), len(bodies))
+        for seq, body in enumerate(bodies, first):
             code = _publish_one(publisher, seq, body, properties, args)
             if code:
                 return code  # the first message not routed ends it, with its code

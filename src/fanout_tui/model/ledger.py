@@ -22,7 +22,6 @@ stops a receiver. The file holds no secrets: no URL, no user.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import threading
@@ -30,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .locked_file import locked_json
 
 Binding = dict[str, Any]  # queue_bind's keywords: routing_key, arguments
 
@@ -79,21 +80,8 @@ class Ledger:
     @contextlib.contextmanager
     def _entries(self) -> Iterator[dict[str, Any]]:
         """The file's entries, read and written back under the locks."""
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a+", encoding="utf-8") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                handle.seek(0)
-                try:
-                    entries = json.loads(handle.read() or "{}")
-                except ValueError:
-                    entries = {}  # a damaged file: start again rather than stop
-                if not isinstance(entries, dict):
-                    entries = {}
-                yield entries
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(entries, sort_keys=True))
+        with self._lock, locked_json(self.path) as entries:
+            yield entries
 
     def _me(self) -> str:
         return f"{self.pid}:{self.start}"

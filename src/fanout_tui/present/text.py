@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import time
 
+from ..model.cli_numbers import is_cli_origin
 from ..model.delivery import Delivery
 
 DEFAULT_LIMIT = 500  # characters of preview on one line
@@ -122,8 +123,11 @@ def time_of_day(timestamp: float) -> str:
 
 
 def seq_label(delivery: Delivery, origin: str | None = None) -> str:
-    """``#12`` for a message stamped by fanout-tui (by ``origin`` when given), else ``ext``."""
+    """``#12`` for a message stamped by fanout-tui (by ``origin`` when given),
+    ``cli#12`` for one ``fanout-tui publish`` sent, else ``ext``."""
     seq = delivery.seq
+    if seq is not None and is_cli_origin(delivery.origin):
+        return f"cli#{seq}"
     if seq is None or (origin is not None and delivery.origin != origin):
         return "ext"
     return f"#{seq}"

@@ -68,6 +68,7 @@ TYPES_LESSON = (
 # Every glyph and abbreviation a pane shows, where it stands.
 LEGEND = (
     ("#12", "a line's sequence number: the 12th message this dashboard published"),
+    ("cli#N", "a message fanout-tui publish sent, numbered on across its runs"),
     ("ext", "a message another program published (no stamp of this app's)"),
     ("@340", "a stream line's offset in the stream"),
     ("last · p50 · p99", "publish-to-receive latency: the latest, and over the last 1,000"),
