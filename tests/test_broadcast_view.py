@@ -378,3 +378,22 @@ async def test_a_click_on_a_panes_state_pauses_and_resumes_it(broker_url: str) -
         await pilot.click(r1, offset=state_at)
         await until(pilot, lambda: r1.state.state is WorkerState.CONSUMING)
         assert pane(app, 2).state.state is WorkerState.CONSUMING
+
+
+async def test_a_log_line_longer_than_the_log_wraps_rather_than_being_cut(
+    broker_url: str,
+) -> None:
+    async with running_app(broker_url, receivers=4, size=(90, 40)) as (app, pilot):
+        await type_and_publish(pilot, "a message whose line is long")
+        await until(pilot, lambda: "4/4" in result_text(app))
+        await pilot.press("ctrl+l")
+        log = app.query_one(DeliveryLog)
+        await until(pilot, lambda: log.display and any("R4 " in line for line in log.lines))
+        await pilot.pause()
+        width = log.scrollable_content_region.width
+        rows = [log.render_line(y).text for y in range(log.scrollable_content_region.height)]
+        assert all(len(row.rstrip()) <= width for row in rows)
+        wanted = " ".join(" ".join(log.lines).split())
+        shown = " ".join(" ".join(rows).split())
+        assert max(len(line) for line in log.lines) > width  # the case: lines too long to fit
+        assert wanted in shown  # every word of every line, in order

@@ -1,9 +1,15 @@
-"""The delivery log: for each message this app published, who got it and how late."""
+"""The delivery log: for each message this app published, who got it and how late.
+
+A line longer than the log is wide wraps (on words, its continuation indented)
+rather than being cut: every receiver's fate stays readable however narrow the
+log, and nothing is hidden behind its edge.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Size
@@ -30,6 +36,33 @@ from ...present.outcomes import (
 from ...present.text import sanitize
 
 SHOWN = 300  # most recent messages listed
+
+
+def _fitting(text: str, cells: int) -> int:
+    """How many of ``text``'s characters fit in ``cells`` columns."""
+    used = 0
+    for index, char in enumerate(text):
+        used += cell_len(char)
+        if used > cells:
+            return index
+    return len(text)
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """``text`` (sanitized) in rows of at most ``width`` cells, broken between
+    words where it can be; the rows after the first indented by 4."""
+    if width <= 8:
+        return [text]  # too narrow to wrap usefully: cut, as before it is widened
+    rows: list[str] = []
+    line, indent = text, ""
+    while cell_len(indent + line) > width:
+        fits = max(1, _fitting(line, width - len(indent)))
+        space = line.rfind(" ", 0, fits + 1)
+        cut = space if space > 0 else fits
+        rows.append(indent + line[:cut].rstrip())
+        line, indent = line[cut:].lstrip(), "    "
+    rows.append(indent + line)
+    return rows
 
 
 def _kind(record: TrackedMessage | TrackedBurst) -> str:
@@ -85,6 +118,8 @@ class DeliveryLog(ScrollView, can_focus=True):
     def __init__(self) -> None:
         super().__init__(id="delivery-log")
         self._lines: list[tuple[str, str]] = []  # (text, kind)
+        self._rows: list[tuple[str, str]] = []  # the lines wrapped to the width
+        self._wrapped_at = 0  # the width _rows were wrapped to
 
     @property
     def lines(self) -> list[str]:
@@ -107,12 +142,24 @@ class DeliveryLog(ScrollView, can_focus=True):
             lines.extend(entry)
         if len(lines) == 1:
             lines.append(("Nothing published yet.", "detail"))
-        follow = self.scroll_y >= self.max_scroll_y
         self._lines = lines
-        self.virtual_size = Size(self.scrollable_content_region.width, len(lines))
+        self._wrap()
+
+    def _wrap(self) -> None:
+        follow = self.scroll_y >= self.max_scroll_y
+        width = self.scrollable_content_region.width
+        rows: list[tuple[str, str]] = []
+        for text, kind in self._lines:
+            rows.extend((row, kind) for row in _wrapped(sanitize(text, 1000), width))
+        self._rows, self._wrapped_at = rows, width
+        self.virtual_size = Size(width, len(rows))
         if follow:
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
         self.refresh()
+
+    def on_resize(self) -> None:
+        if self.scrollable_content_region.width != self._wrapped_at:
+            self._wrap()
 
     @staticmethod
     def _message_lines(
@@ -138,10 +185,10 @@ class DeliveryLog(ScrollView, can_focus=True):
         index = round(self.scroll_y) + y
         width = self.scrollable_content_region.width
         base = self.rich_style
-        if 0 <= index < len(self._lines):
-            text, kind = self._lines[index]
+        if 0 <= index < len(self._rows):
+            text, kind = self._rows[index]
             style: Style = base + self.get_component_rich_style(
                 f"delivery-log--{kind}", partial=True
             )
-            return Strip([Segment(sanitize(text, 1000), style)]).crop_extend(0, width, base)
+            return Strip([Segment(text, style)]).crop_extend(0, width, base)
         return Strip.blank(width, base)
