@@ -8,16 +8,18 @@ and the result line, after the connections are pulled.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pika
 import pytest
 from conftest import node_url
-from helpers import running_app, until
+from helpers import running_app, unique_exchange, until
 from test_app import has_line, result_text, type_and_publish
 
 from fanout_tui.model.receiver_spec import parse_spec
 from fanout_tui.model.states import WorkerState
+from fanout_tui.settings import Settings
 from fanout_tui.ui.app import FanoutApp
 
 pytestmark = pytest.mark.timeout(180)
@@ -176,3 +178,34 @@ async def test_a_kept_queue_is_left_and_found_again(fault_node: Any, exchange: s
         await until(pilot, lambda: bodies(app.panes[0]) == ["between runs", "second run"])
     assert "kept-q" in await asyncio.to_thread(queues_on, fault_node)
     await asyncio.to_thread(fault_node.rabbitctl_output, "delete_queue", "kept-q")
+
+
+async def test_a_failed_panes_whole_reason_is_one_enter_away_in_a_narrow_pane(
+    broker_url: str, pika_connection: pika.BlockingConnection
+) -> None:
+    name = f"narrow-{time.monotonic_ns()}"
+    pika_connection.channel().queue_declare(name, durable=True, arguments={"x-max-length": 5})
+    try:
+        app = FanoutApp(
+            Settings(
+                urls=(broker_url,), exchange=unique_exchange(), **specs(f"durable:name={name}")
+            )
+        )
+        async with app.run_test(size=(50, 20)) as pilot:
+            (pane,) = app.panes
+            await until(pilot, lambda: pane.state.state is WorkerState.FAILED, 15)
+            reason = "x-max-length is 5 there; this pane asks for none"
+            view = pane.view
+            rows = " ".join(view.render_line(y).text for y in range(view.size.height))
+            assert has_line(pane, reason) and reason not in rows  # cut at the pane's width
+            pane.focus()
+            await pilot.press("enter")  # the newest line: the reason
+
+            await until(
+                pilot,
+                lambda: any(reason in str(n.message) for n in app._notifications),
+                5,
+                what="the whole reason shown",
+            )
+    finally:
+        pika_connection.channel().queue_delete(name)
