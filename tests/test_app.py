@@ -190,8 +190,7 @@ async def test_escape_sequences_and_markup_are_shown_escaped(
         # Drawn: the rendered rows below are the line's, not a blank view's.
         await until(pilot, lambda: all("\\x1b]0;title\\x07" in drawn(p) for p in app.panes))
         for pane in app.panes:
-            # The message's line, after the one saying what "ext" means.
-            (line,) = [line for line in pane.plain_lines() if "title" in line]
+            (line,) = pane.plain_lines()
             assert "\\x1b]0;title\\x07" in line
             assert "\\x1b[2J" in line
             assert "\\x9b31m" in line
@@ -202,9 +201,8 @@ async def test_escape_sequences_and_markup_are_shown_escaped(
         # Clicking the markup text must not run app.quit. The click is handled
         # (it opens the message) after any action in the text's markup would have run.
         view = app.panes[0].view
-        row = next(y for y in range(view.size.height) if "[@click=" in view.render_line(y).text)
-        markup_at = view.render_line(row).text.index("[@click=")
-        await pilot.click(view, offset=(markup_at, row))
+        markup_at = view.render_line(0).text.index("[@click=")
+        await pilot.click(view, offset=(markup_at, 0))
         await until(pilot, lambda: isinstance(app.screen, MessageDetailScreen))
         assert app.is_running and app.return_code is None
 

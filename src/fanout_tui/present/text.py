@@ -133,28 +133,6 @@ def seq_label(delivery: Delivery, origin: str | None = None) -> str:
     return f"#{seq}"
 
 
-# What a line's unusual labels mean: said in a pane the first time one shows
-# there, and in the help screen's legend (one text for both).
-LABEL_MEANINGS = {
-    "ext": "another program's message (no fanout-tui stamp)",
-    "cli#N": "sent by fanout-tui publish, numbered on across its runs",
-    "@N": "the line's offset in the stream",
-}
-
-
-def unusual_labels(delivery: Delivery, origin: str | None = None) -> set[str]:
-    """Which of LABEL_MEANINGS a delivery's line shows."""
-    found = set()
-    label = seq_label(delivery, origin)
-    if label == "ext":
-        found.add("ext")
-    elif label.startswith("cli#"):
-        found.add("cli#N")
-    if stream_offset(delivery):
-        found.add("@N")
-    return found
-
-
 def stream_offset(delivery: Delivery) -> str:
     """``@1,234``: where a stream queue's delivery sits in the stream ("" for
     another queue's). The broker puts it in the ``x-stream-offset`` header."""

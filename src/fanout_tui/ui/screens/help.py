@@ -12,7 +12,6 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ...present.text import LABEL_MEANINGS
 from ..actions import APP_ACTIONS, PANE_ACTIONS, Action, documented
 
 LESSON = (
@@ -69,7 +68,9 @@ TYPES_LESSON = (
 # Every glyph and abbreviation a pane shows, where it stands.
 LEGEND = (
     ("#12", "a line's sequence number: the 12th message this dashboard published"),
-    *LABEL_MEANINGS.items(),
+    ("cli#N", "a message fanout-tui publish sent, numbered on across its runs"),
+    ("ext", "a message another program published (no stamp of this app's)"),
+    ("@340", "a stream line's offset in the stream"),
     ("last · p50 · p99", "publish-to-receive latency: the latest, and over the last 1,000"),
     ("N recv · N/s", "the bottom border: copies received, and the rate now"),
     ("N queued", "messages waiting in the pane's queue (N waiting while paused)"),

@@ -18,7 +18,7 @@ from ...model.mailbox import Mailbox
 from ...model.states import StateChange, WorkerState
 from ...present.fit import middle_ellipsis
 from ...present.outcomes import ms
-from ...present.text import LABEL_MEANINGS, sanitize, unusual_labels
+from ...present.text import sanitize
 from ...transport.broker import node_of
 from ..actions import PANE_ACTIONS, bindings
 from ..compat import CheapSubtitle
@@ -114,7 +114,6 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
         self.rates: deque[float] = deque([0.0], maxlen=RATE_HISTORY)
         self._rates_changed = False
         self._latency_seen = 0  # mailbox.stamped when the stats line was drawn
-        self._explained: set[str] = set()  # unusual labels said in this pane
         self.update_titles()
 
     def compose(self) -> ComposeResult:
@@ -152,21 +151,7 @@ class ReceiverPane(CheapSubtitle, can_focus=True):
 
     # Updating (UI thread, from the grid's drain) -------------------------------
     def add_deliveries(self, deliveries: list[Delivery]) -> None:
-        if len(self._explained) < len(LABEL_MEANINGS):
-            self._append(self._explain(deliveries))
         self._append(deliveries)
-
-    def _explain(self, deliveries: list[Delivery]) -> list[Marker]:
-        """A line saying what ``ext``, ``cli#N`` or ``@N`` means, where the first
-        one shows in this pane (F1 has them all). A small batch is looked at
-        whole; a flood's by its first and last line, so the cost stays flat."""
-        sample = deliveries if len(deliveries) <= 8 else (deliveries[0], deliveries[-1])
-        found: set[str] = set()
-        for delivery in sample:
-            found |= unusual_labels(delivery, self.view.origin)
-        new = sorted(found - self._explained)
-        self._explained |= found
-        return [Marker(f"{label}: {LABEL_MEANINGS[label]}") for label in new]
 
     def add_marker(self, text: str) -> None:
         self._append([Marker(text)])
