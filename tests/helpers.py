@@ -55,6 +55,22 @@ def wait_for(
         time.sleep(interval)
 
 
+def stays(
+    condition: Callable[[], object],
+    seconds: float,
+    interval: float = 0.01,
+    *,
+    what: str | None = None,
+) -> None:
+    """Poll ``condition`` for ``seconds``, failing at once if it stops holding
+    (e.g. no more deliveries come: a duplicate would show within the window)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not condition():
+            raise AssertionError(f"stopped holding: {what or 'the condition'}")
+        time.sleep(interval)
+
+
 async def until(
     pilot: Pilot[Any],
     condition: Callable[[], object],

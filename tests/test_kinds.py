@@ -18,7 +18,7 @@ from typing import Any
 import pika
 import pytest
 from conftest import node_url
-from helpers import queue_exists, wait_for
+from helpers import queue_exists, stays, wait_for
 from test_amqp import Watch, publish_numbered, running
 
 from fanout_tui.model.mailbox import Mailbox
@@ -291,12 +291,13 @@ def test_a_paused_stream_resumes_after_what_it_showed(
         try:
             for _ in range(6):
                 worker.set_paused(not worker.pause_requested)
-                time.sleep(0.05)  # the pace of the toggling, not a wait for something
+                # Each toggle once the worker has acted on the last, mid-burst.
+                wait_for(lambda: worker.paused == worker.pause_requested, 10)
         finally:
             publisher.join(30)
         worker.set_paused(False)
         wait_for(lambda: len(numbers(watch)) >= 3000, 20)
-        time.sleep(0.2)
+        stays(lambda: len(numbers(watch)) == 3000, 0.2, what="no offset shown twice")
         assert numbers(watch) == list(range(3000))
         assert not [e for e in watch.events if e.state is WorkerState.RECONNECTING]
     assert gone(broker_url, name)
@@ -344,7 +345,7 @@ def test_pausing_a_slow_consumer_puts_back_what_it_had_not_shown(
         assert paused.received < 60
         worker.set_paused(False)
         wait_for(lambda: len(numbers(watch)) >= 100, 15)
-        time.sleep(0.1)
+        stays(lambda: len(numbers(watch)) == 100, 0.1, what="no message shown twice")
         assert sorted(numbers(watch)) == list(range(100))
 
 

@@ -16,6 +16,7 @@ import pika
 import pytest
 from helpers import running_app, until
 from test_app import has_line, result_text, status_text
+from test_broadcast_view import fill_burst_form
 from textual import events
 from textual.widgets import Input, Label
 
@@ -383,12 +384,7 @@ async def test_a_burst_says_not_matching_for_a_work_queue_its_key_does_not_match
         matching, *workers = app.panes
         await until(pilot, lambda: "(topic)" in status_text(app), what="the header names topic")
         app.query_one(RoutingKeyInput).value = "a.x"
-        app.action_burst()
-        await until(pilot, lambda: isinstance(app.screen, BurstScreen) and app.screen.is_mounted)
-        form = app.screen
-        form.query_one("#burst-count", Input).value = "300"
-        app.post_message(events.Key("enter", None))
-        await until(pilot, lambda: app.screen is not form)
+        await fill_burst_form(pilot, app, "300")
         await until(pilot, lambda: app.dashboard.burst is None, 60)
         await until(pilot, lambda: matching.received == 300, 30)
         await until(
