@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import re
 import time
+from typing import Any
 
 import pika
 import pytest
 from helpers import until
-from real_deliveries import receive_one
+from real_deliveries import receive, receive_one
 from textual.app import App
 from textual.widgets import Static
 
 from fanout_tui.model.delivery import Delivery
 from fanout_tui.present.bodies import hex_row, hex_row_count, pretty_json_lines
+from fanout_tui.transport.consumer import delivery_from
+from fanout_tui.transport.stamps import MessageProperties, stamped_properties
 from fanout_tui.ui.screens.detail import SYNC_LIMIT, BodyView, MessageDetailScreen
 
 SIZE = (120, 40)
@@ -25,9 +28,12 @@ MARKUP = "[@click=app.quit]x[/]"
 class DetailApp(App[None]):
     """Just enough app to show the screen, as the dashboard does."""
 
-    def __init__(self, delivery: Delivery, title: str = "R3 · #12") -> None:
+    def __init__(
+        self, delivery: Delivery, title: str = "R3 · #12", origin: str | None = None
+    ) -> None:
         super().__init__()
         self.delivery = delivery
+        self.origin = origin
         self.detail_title = title
         self.quit_requested = False
         self.closed_at: float | None = None
@@ -37,7 +43,10 @@ class DetailApp(App[None]):
 
     def open_detail(self) -> None:
         self.closed_at = None
-        self.push_screen(MessageDetailScreen(self.delivery, self.detail_title), self._detail_closed)
+        self.push_screen(
+            MessageDetailScreen(self.delivery, self.detail_title, origin=self.origin),
+            self._detail_closed,
+        )
 
     def _detail_closed(self, _result: None) -> None:
         self.closed_at = time.monotonic()
@@ -246,3 +255,65 @@ async def test_a_10_mib_json_body_opens_at_once_and_formats_in_the_background(
         await until(pilot, lambda: visible_rows(screen.body_view)[-1] == "}")
         await pilot.press("escape")
         assert not isinstance(app.screen, MessageDetailScreen)
+
+
+# What a line's label means -------------------------------------------------------
+
+
+async def test_the_summary_says_what_the_lines_label_means(broker_url: str, exchange: str) -> None:
+    """``#12``, ``cli#7`` and ``ext`` are explained on the screen a line opens,
+    in the help legend's words (issue 24 item 18)."""
+    ours = stamped_properties("dash0origin", 12, time.time(), MessageProperties())
+    cli = stamped_properties("cli-host-42", 7, time.time(), MessageProperties())
+    other_dash = stamped_properties("otherorigin", 3, time.time(), MessageProperties())
+    deliveries = receive(
+        broker_url,
+        exchange,
+        [("mine", ours), ("from the cli", cli), ("plain pika", None), ("another", other_dash)],
+    )
+    expected = [
+        "#12: the 12th message this dashboard published",
+        "cli#7: a message fanout-tui publish sent, numbered on across its runs",
+        "ext: a message another program published (no stamp of this app's)",
+        "ext: another fanout-tui published it (its #3), not this dashboard",
+    ]
+    for delivery, meaning in zip(deliveries, expected, strict=True):
+        app = DetailApp(delivery, origin="dash0origin")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            summary = summary_text(screen_of(app))
+            assert re.search(rf"^label +{re.escape(meaning)}$", summary, re.M), summary
+            assert "stream offset" not in summary
+
+
+async def test_a_stream_delivery_says_its_offset(broker_url: str, exchange: str) -> None:
+    name = f"stream-{exchange}"
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(exchange=exchange, exchange_type="fanout")
+        channel.queue_declare(name, durable=True, arguments={"x-queue-type": "stream"})
+        channel.queue_bind(name, exchange)
+        for body in ("zero", "one"):
+            channel.basic_publish(exchange, "", body.encode())
+        channel.basic_qos(prefetch_count=10)
+        got: list[Delivery] = []
+
+        def on_message(ch: Any, method: Any, props: Any, body: bytes) -> None:
+            got.append(delivery_from(method, props, body, name, time.time()))
+            ch.basic_ack(method.delivery_tag)
+
+        channel.basic_consume(name, on_message, arguments={"x-stream-offset": "first"})
+        deadline = time.monotonic() + 15
+        while len(got) < 2 and time.monotonic() < deadline:
+            connection.process_data_events(time_limit=0.2)
+    finally:
+        if connection.is_open:
+            connection.channel().queue_delete(name)
+            connection.close()
+    assert [d.body for d in got] == [b"zero", b"one"]
+    app = DetailApp(got[1])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        summary = summary_text(screen_of(app))
+        assert re.search(r"^stream offset +@1: its place in the stream$", summary, re.M), summary

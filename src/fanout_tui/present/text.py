@@ -133,6 +133,25 @@ def seq_label(delivery: Delivery, origin: str | None = None) -> str:
     return f"#{seq}"
 
 
+def label_meaning(delivery: Delivery, origin: str | None = None) -> str:
+    """What a line's label says, in words (the detail screen shows it beside
+    the label, in the same words as the help's legend)."""
+    label = seq_label(delivery, origin)
+    seq = delivery.seq
+    if label.startswith("cli#"):
+        return f"{label}: a message fanout-tui publish sent, numbered on across its runs"
+    if label == "ext" and seq is not None:
+        return f"ext: another fanout-tui published it (its #{seq}), not this dashboard"
+    if label == "ext":
+        return "ext: a message another program published (no stamp of this app's)"
+    return f"{label}: the {_ordinal(seq or 0)} message this dashboard published"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n:,}{suffix}"
+
+
 def stream_offset(delivery: Delivery) -> str:
     """``@1,234``: where a stream queue's delivery sits in the stream ("" for
     another queue's). The broker puts it in the ``x-stream-offset`` header."""

@@ -214,7 +214,14 @@ class FanoutApp(PaneActions, PublishActions, FocusMoves):
         owner = event.pane.receiver.label
         budget = event.pane.receiver.body_budget
         title = f"{owner} · {label}"
-        screen = MessageDetailScreen(event.delivery, title, owner, self.labels, body_budget=budget)
+        screen = MessageDetailScreen(
+            event.delivery,
+            title,
+            owner,
+            self.labels,
+            body_budget=budget,
+            origin=self.dashboard.origin,
+        )
         self.push_screen(screen)
 
     def action_export(self) -> None:

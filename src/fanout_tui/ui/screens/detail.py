@@ -53,7 +53,7 @@ from ...present.bodies import (
     text_lines,
 )
 from ...present.properties import describe_properties
-from ...present.text import has_unstable_width, not_kept, sanitize
+from ...present.text import has_unstable_width, label_meaning, not_kept, sanitize, stream_offset
 from ..labels import Labels
 
 Mode = Literal["json", "text", "hex"]
@@ -250,9 +250,11 @@ class MessageDetailScreen(Screen[None]):
         labels: Labels | None = None,
         *,
         body_budget: int | None = None,
+        origin: str | None = None,
     ) -> None:
         """``body_budget``: bytes of whole bodies the pane keeps, for the note on a
-        body it did not keep."""
+        body it did not keep; ``origin``: this dashboard's stamp origin, which
+        tells its own messages (``#12``) from other publishers' (``ext``)."""
         super().__init__(classes="message-detail")
         # The body as it is now, held while the screen is open: the pane's budget
         # may release it meanwhile, and the screen shows one body throughout.
@@ -261,6 +263,7 @@ class MessageDetailScreen(Screen[None]):
         # Only its preview is left when the pane did not keep the whole body.
         self.not_kept = "" if delivery.body_kept else not_kept(delivery.size, body_budget)
         self.detail_title = title
+        self.origin = origin
         self.owner = owner  # the receiver it came from ("R1"), which names its queue
         self.labels = labels or Labels()  # how times and queues are written
         self.content_type = getattr(delivery.properties, "content_type", None)
@@ -288,6 +291,7 @@ class MessageDetailScreen(Screen[None]):
         delivery = self.delivery
         size = delivery.size
         lines = [
+            _field("label", sanitize(label_meaning(delivery, self.origin), 300)),
             _field("exchange", sanitize(delivery.exchange, 300) or "(default exchange)"),
             _field("routing key", sanitize(delivery.routing_key, 300) or '""'),
             _field("queue", sanitize(self.labels.queue(self.owner, delivery.queue), 300) or "-"),
@@ -298,6 +302,9 @@ class MessageDetailScreen(Screen[None]):
             ),
             _field("size", f"{size:,} byte{'' if size == 1 else 's'}"),
         ]
+        offset = stream_offset(delivery).strip()
+        if offset:
+            lines.append(_field("stream offset", f"{offset}: its place in the stream"))
         if self.not_kept:
             shown = len(delivery.body)
             lines.append(_field("body", f"{self.not_kept}; the first {shown:,} bytes are shown"))
